@@ -1,0 +1,90 @@
+"""Actors as trio tasks, in the spirit of OTP's gen_server: refs, calls, links, monitors."""
+
+from ._behaviour import Actor as Actor
+from ._behaviour import Caller as Caller
+from ._behaviour import CallResult as CallResult
+from ._behaviour import Ignore as Ignore
+from ._behaviour import InfoResult as InfoResult
+from ._behaviour import NoReply as NoReply
+from ._behaviour import Reply as Reply
+from ._behaviour import Stop as Stop
+from ._behaviour import Timer as Timer
+from ._exceptions import ActorError as ActorError
+from ._exceptions import ActorExited as ActorExited
+from ._exceptions import CallTimeout as CallTimeout
+from ._exceptions import CallToSelf as CallToSelf
+from ._exceptions import InitError as InitError
+from ._exceptions import InvalidReturn as InvalidReturn
+from ._exceptions import MailboxFull as MailboxFull
+from ._exceptions import NameTaken as NameTaken
+from ._exceptions import NoSuchActor as NoSuchActor
+from ._exceptions import NotRunning as NotRunning
+from ._exceptions import StartIgnored as StartIgnored
+from ._messages import Down as Down
+from ._messages import Exit as Exit
+from ._messages import GroupJoined as GroupJoined
+from ._messages import GroupLeft as GroupLeft
+from ._reasons import KILLED as KILLED
+from ._reasons import NOPROC as NOPROC
+from ._reasons import NORMAL as NORMAL
+from ._reasons import SHUTDOWN as SHUTDOWN
+from ._reasons import Crash as Crash
+from ._reasons import ExitReason as ExitReason
+from ._reasons import Killed as Killed
+from ._reasons import NoProc as NoProc
+from ._reasons import Normal as Normal
+from ._reasons import Shutdown as Shutdown
+from ._reasons import is_abnormal as is_abnormal
+from ._ref import ActorRef as ActorRef
+from ._ref import Address as Address
+from ._ref import MonitorRef as MonitorRef
+from ._ref import NamedRef as NamedRef
+from ._runtime import ExitWatch as ExitWatch
+from ._runtime import Runtime as Runtime
+from ._runtime import RuntimeStatistics as RuntimeStatistics
+from ._runtime import open_runtime as open_runtime
+
+__all__ = [
+    "KILLED",
+    "NOPROC",
+    "NORMAL",
+    "SHUTDOWN",
+    "Actor",
+    "ActorError",
+    "ActorExited",
+    "ActorRef",
+    "Address",
+    "CallResult",
+    "CallTimeout",
+    "CallToSelf",
+    "Caller",
+    "Crash",
+    "Down",
+    "Exit",
+    "ExitReason",
+    "ExitWatch",
+    "GroupJoined",
+    "GroupLeft",
+    "Ignore",
+    "InfoResult",
+    "InitError",
+    "InvalidReturn",
+    "Killed",
+    "MailboxFull",
+    "MonitorRef",
+    "NameTaken",
+    "NoProc",
+    "NoReply",
+    "NoSuchActor",
+    "Normal",
+    "NotRunning",
+    "Reply",
+    "Runtime",
+    "RuntimeStatistics",
+    "Shutdown",
+    "StartIgnored",
+    "Stop",
+    "Timer",
+    "is_abnormal",
+    "open_runtime",
+]

@@ -1,0 +1,230 @@
+"""The actor behaviour (in the spirit of OTP's gen_server) and what its callbacks return."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, TypeVar, final
+
+import trio
+from trio.lowlevel import Task
+
+from ._reasons import NORMAL, ExitReason
+from ._ref import ActorRef, MonitorRef, NamedRef
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+    from ._runtime import Runtime
+
+logger = logging.getLogger("actors")
+A = TypeVar("A", bound="Actor")
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """``handle_call`` answers the caller with ``value`` and goes on."""
+
+    value: object
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class NoReply:
+    """Go on without answering now (a call is answered later with ``Actor.reply``)."""
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop with ``reason``; from ``handle_call``, answer ``reply`` first if one is given."""
+
+    reason: ExitReason = NORMAL
+    reply: object = None
+    has_reply: bool = False
+
+    @classmethod
+    def replying(cls, value: object, reason: ExitReason = NORMAL) -> Stop:
+        """Answer the caller with ``value``, then stop with ``reason``."""
+        return cls(reason, value, True)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    """Returned by ``init`` to decline to start (OTP's ``ignore``)."""
+
+
+NO_REPLY: Final = NoReply()
+
+CallResult = Reply | NoReply | Stop
+InfoResult = NoReply | Stop
+
+
+class Actor:
+    """Subclass this and override the callbacks you need.
+
+    >>> import trio
+    >>> from actors import Actor, Reply, NoReply, open_runtime
+    >>> class Counter(Actor):
+    ...     async def init(self, start: int = 0) -> None:
+    ...         self.value = start
+    ...     async def handle_call(self, request: object, caller: Caller) -> Reply:
+    ...         match request:
+    ...             case ("add", int(n)):
+    ...                 self.value += n
+    ...         return Reply(self.value)
+    >>> async def main() -> None:
+    ...     async with open_runtime() as runtime:
+    ...         counter = await runtime.spawn(Counter, 40)
+    ...         print(await counter.call(("add", 2)))
+    >>> trio.run(main)
+    42
+
+    The class is instantiated with no arguments; ``spawn``'s arguments go to
+    :meth:`init`. Set ``trap_exits = True`` (on the class or in ``init``) to get
+    :class:`~actors.Exit` messages from links instead of dying with them.
+    """
+
+    trap_exits: bool = False
+    _cell: Cell
+
+    # -- callbacks ------------------------------------------------------------
+
+    async def init(self, *args: Any, **kwargs: Any) -> Ignore | None:
+        """Set up state before the first message; return :class:`Ignore` to decline.
+
+        ``spawn`` returns only after this did. If it raises, ``spawn`` raises
+        :class:`~actors.InitError` and :meth:`terminate` is not called.
+        """
+        return None
+
+    async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        """Answer a ``call``: :class:`Reply`, :class:`NoReply` or :class:`Stop`."""
+        raise NotImplementedError(f"{type(self).__qualname__} does not handle calls")
+
+    async def handle_cast(self, message: Any) -> InfoResult:
+        """Handle a ``cast``: return :class:`NoReply` to go on, or :class:`Stop`."""
+        raise NotImplementedError(f"{type(self).__qualname__} does not handle casts")
+
+    async def handle_info(self, message: Any) -> InfoResult:
+        """Handle a plain ``send`` and runtime messages (:class:`~actors.Down`, ...).
+
+        The default logs the unexpected message and goes on, as gen_server does.
+        """
+        logger.warning("%r received an unexpected message: %r", self._cell.ref, message)
+        return NO_REPLY
+
+    async def terminate(self, reason: ExitReason) -> None:
+        """Clean up. Runs on every graceful stop and after a crash, never after a kill."""
+
+    # -- the actor's own view of the runtime ----------------------------------
+
+    @property
+    def ref(self) -> ActorRef:
+        """This incarnation's ref."""
+        return self._cell.ref
+
+    @property
+    def runtime(self) -> Runtime:
+        return self._cell.runtime
+
+    async def spawn(
+        self,
+        cls: type[A],
+        *args: Any,
+        link: bool = False,
+        name: str | None = None,
+        mailbox_size: int | None = None,
+    ) -> ActorRef:
+        """Start another actor; with ``link=True`` it is linked to this one (spawn_link)."""
+        return await self._cell.runtime.spawn(
+            cls, *args, name=name, mailbox_size=mailbox_size, _link=self._cell if link else None
+        )
+
+    def reply(self, caller: Caller, value: object) -> None:
+        """Answer a call that ``handle_call`` left with :class:`NoReply`.
+
+        A second reply to the same call, or one after the caller gave up, is dropped.
+        """
+        self._cell.runtime.reply(caller, value)
+
+    def link(self, target: ActorRef) -> None:
+        """Link to ``target``: an abnormal exit of either takes the other down."""
+        self._cell.runtime.link(self._cell, target)
+
+    def unlink(self, target: ActorRef) -> None:
+        self._cell.runtime.unlink(self._cell, target)
+
+    def monitor(self, target: ActorRef | NamedRef) -> MonitorRef:
+        """Get one :class:`~actors.Down` message when ``target`` exits."""
+        return self._cell.runtime.monitor(self._cell, target)
+
+    def demonitor(self, monitor: MonitorRef, *, flush: bool = False) -> bool:
+        """Stop monitoring; ``flush`` also removes a Down already in the mailbox.
+
+        Returns whether the monitor was still active.
+        """
+        return self._cell.runtime.demonitor(self._cell, monitor, flush=flush)
+
+    def send_after(self, seconds: float, message: object) -> Timer:
+        """Deliver ``message`` to this actor's ``handle_info`` after ``seconds``."""
+        return self._cell.runtime.send_after(self._cell, seconds, message)
+
+    def join(self, group: str) -> None:
+        """Join ``group`` (once more, if already a member)."""
+        self._cell.runtime.groups.join(group, self._cell)
+
+    def leave(self, group: str) -> bool:
+        """Leave ``group`` once; False when not a member."""
+        return self._cell.runtime.groups.leave(group, self._cell)
+
+    def watch_group(self, group: str) -> list[ActorRef]:
+        """Be told of joins and leaves in ``group``; returns its members now."""
+        return self._cell.runtime.groups.watch(group, self._cell)
+
+    def unwatch_group(self, group: str) -> None:
+        self._cell.runtime.groups.unwatch(group, self._cell)
+
+
+@final
+class Caller:
+    """Who is waiting for the answer to one call (OTP's ``From``); made by the runtime.
+
+    Keep it to answer later with :meth:`Actor.reply` after returning :class:`NoReply`.
+    """
+
+    __slots__ = ("_cell", "_done", "_result", "_task", "_timed")
+
+    def __init__(self, cell: Cell) -> None:
+        self._cell = cell
+        self._done = False
+        self._timed = False  # has an entry in the runtime's deadline heap
+        self._result: Any = None  # an outcome.Outcome once answered
+        self._task: Task | None = None
+
+    def __repr__(self) -> str:
+        return f"<Caller of {self._cell.ref}>"
+
+    def _abort(self, _: object) -> trio.lowlevel.Abort:
+        self._task = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+
+@final
+class Timer:
+    """A pending ``send_after``; :meth:`cancel` it to drop the message."""
+
+    __slots__ = ("_cancelled", "_fired", "_scope")
+
+    def __init__(self) -> None:
+        self._scope = trio.CancelScope()
+        self._fired = False
+        self._cancelled = False
+
+    def cancel(self) -> bool:
+        """Drop the message if it was not delivered yet; returns whether it was pending."""
+        pending = not (self._fired or self._cancelled)
+        self._cancelled = True
+        self._scope.cancel()
+        return pending

@@ -1,0 +1,88 @@
+"""The actor runtime's exceptions; every one derives from :class:`ActorError`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._reasons import ExitReason
+    from ._ref import ActorRef
+
+
+class ActorError(Exception):
+    """Base of every error raised by :mod:`actors`."""
+
+
+class NoSuchActor(ActorError):
+    """Raised by ``call`` (and ``stop``) when the target is already dead or the name is free.
+
+    A ``cast`` or ``send`` to such a target never raises: the message is dropped
+    and counted as a dead letter, as in Erlang.
+    """
+
+
+class ActorExited(ActorError):
+    """Raised by ``call`` when the target exited before it answered.
+
+    Raised at once when the target dies, not at the timeout. ``reason`` is the
+    target's exit reason (a :class:`~actors.Crash` carries the exception).
+    """
+
+    def __init__(self, ref: ActorRef, reason: ExitReason) -> None:
+        super().__init__(f"{ref} exited before replying: {reason}")
+        self.ref = ref
+        self.reason = reason
+
+
+class CallTimeout(ActorError, TimeoutError):
+    """Raised by ``call`` when no reply came within its timeout (5 s by default).
+
+    A reply that arrives later is dropped; it is never delivered to another call.
+    """
+
+
+class CallToSelf(ActorError):
+    """Raised by ``call`` when an actor calls itself, which could only time out."""
+
+
+class MailboxFull(ActorError):
+    """Raised by the ``*_nowait`` forms when the target's mailbox is at its bound.
+
+    The message was not delivered. The waiting forms (``cast``, ``send``,
+    ``call``) wait for room instead.
+    """
+
+
+class NameTaken(ActorError):
+    """Raised when registering a name that a live actor holds; ``holder`` is that actor."""
+
+    def __init__(self, name: str, holder: ActorRef) -> None:
+        super().__init__(f"name {name!r} is already registered to {holder}")
+        self.name = name
+        self.holder = holder
+
+
+class InitError(ActorError):
+    """Raised by ``spawn`` when the actor's ``init`` raised; the exception is ``__cause__``."""
+
+
+class StartIgnored(ActorError):
+    """Raised by ``spawn`` when the actor's ``init`` returned :class:`~actors.Ignore`.
+
+    Nothing runs; this is OTP's ``ignore``, which a supervisor records as a
+    child with a spec but no running actor.
+    """
+
+
+class InvalidReturn(ActorError, TypeError):
+    """The crash reason of an actor whose handler returned something it may not.
+
+    ``handle_call`` returns :class:`~actors.Reply`, :class:`~actors.NoReply` or
+    :class:`~actors.Stop`; ``handle_cast`` and ``handle_info`` return
+    :class:`~actors.NoReply` or :class:`~actors.Stop`. ``None`` is a mistake,
+    not a default.
+    """
+
+
+class NotRunning(ActorError):
+    """Raised when an operation needs the runtime to be open and it is closed."""

@@ -1,0 +1,181 @@
+"""A bounded mailbox with one reader, many writers, and unbounded system messages.
+
+User messages (calls, casts, plain sends) count against the bound; a writer that
+finds the mailbox full either waits in line (``put``) or fails (``put_nowait``).
+System messages (exit and down notices, group events) skip the bound but join
+the same queue, so every writer's messages keep their order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+import outcome
+import trio
+from trio.lowlevel import Abort, RaiseCancelT, Task
+
+#: What a mailbox holds: (kind, payload, extra).
+Envelope = tuple[int, object, object]
+
+CALL: Final = 0
+CAST: Final = 1
+INFO: Final = 2
+SYSTEM: Final = 3  # delivered to handle_info, not counted against the bound
+
+
+class WouldBlock(Exception):
+    """Internal: the mailbox is at its bound."""
+
+
+class Closed(Exception):
+    """Internal: the owner has exited; nothing more is delivered."""
+
+
+class _Waiter:
+    __slots__ = ("envelope", "task")
+
+    def __init__(self, envelope: Envelope, task: Task) -> None:
+        self.envelope = envelope
+        self.task = task
+
+
+class Mailbox:
+    __slots__ = ("_blocked", "_bound", "_closed", "_queue", "_reader", "_user")
+
+    def __init__(self, bound: int) -> None:
+        self._bound = bound
+        self._queue: deque[Envelope] = deque()
+        self._user = 0
+        self._blocked: deque[_Waiter] = deque()
+        self._reader: Task | None = None
+        self._closed = False
+
+    @property
+    def bound(self) -> int:
+        return self._bound
+
+    def __len__(self) -> int:
+        """Messages waiting to be handled, system messages included."""
+        return len(self._queue)
+
+    def blocked_writers(self) -> int:
+        return len(self._blocked)
+
+    # -- writers --------------------------------------------------------------
+
+    def put_system(self, envelope: Envelope) -> bool:
+        """Enqueue past the bound; False when the owner has exited."""
+        if self._closed:
+            return False
+        self._queue.append(envelope)
+        self._wake_reader()
+        return True
+
+    def put_nowait(self, envelope: Envelope) -> None:
+        """Enqueue or raise :class:`WouldBlock` (at the bound) or :class:`Closed`."""
+        if not self.try_put(envelope):
+            raise WouldBlock
+
+    def try_put(self, envelope: Envelope) -> bool:
+        """Enqueue if there is room now (False otherwise); raises :class:`Closed`.
+
+        Not a checkpoint: for a writer that blocks right afterwards anyway.
+        """
+        if self._closed:
+            raise Closed
+        if self._user >= self._bound or self._blocked:
+            return False
+        self._queue.append(envelope)
+        self._user += 1
+        self._wake_reader()
+        return True
+
+    async def put(self, envelope: Envelope) -> None:
+        """Enqueue, waiting in line while the mailbox is full. Raises :class:`Closed`.
+
+        Cancellation is atomic: when this raises ``Cancelled`` nothing was enqueued.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self._closed:
+            raise Closed
+        if self._user < self._bound and not self._blocked:
+            self._queue.append(envelope)
+            self._user += 1
+            self._wake_reader()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+        waiter = _Waiter(envelope, trio.lowlevel.current_task())
+        self._blocked.append(waiter)
+
+        def abort(_: RaiseCancelT) -> Abort:
+            self._blocked.remove(waiter)
+            return Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    # -- the reader -----------------------------------------------------------
+
+    async def get(self) -> Envelope:
+        """The oldest message, waiting for one if there is none."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if not self._queue:
+            self._reader = trio.lowlevel.current_task()
+
+            def abort(_: RaiseCancelT) -> Abort:
+                self._reader = None
+                return Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+            envelope = self._pop()
+        else:
+            envelope = self._pop()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        return envelope
+
+    def _pop(self) -> Envelope:
+        envelope = self._queue.popleft()
+        if envelope[0] != SYSTEM:
+            self._user -= 1
+            if self._blocked:
+                self._admit()
+        return envelope
+
+    def _admit(self) -> None:
+        while self._blocked and self._user < self._bound:
+            waiter = self._blocked.popleft()
+            self._queue.append(waiter.envelope)
+            self._user += 1
+            trio.lowlevel.reschedule(waiter.task)
+
+    def _wake_reader(self) -> None:
+        reader = self._reader
+        if reader is not None:
+            self._reader = None
+            trio.lowlevel.reschedule(reader)
+
+    def remove_system(self, predicate: Callable[[object], bool]) -> int:
+        """Drop the queued system messages whose payload matches; returns how many."""
+        keep = [e for e in self._queue if e[0] != SYSTEM or not predicate(e[1])]
+        removed = len(self._queue) - len(keep)
+        if removed:
+            self._queue = deque(keep)
+        return removed
+
+    # -- the end --------------------------------------------------------------
+
+    def close(self) -> list[Envelope]:
+        """Refuse everything from now on; wake blocked writers with :class:`Closed`.
+
+        Returns the messages that were never handled (blocked writers' included),
+        so the caller can fail pending calls and count dead letters.
+        """
+        self._closed = True
+        left = list(self._queue)
+        self._queue.clear()
+        while self._blocked:
+            waiter = self._blocked.popleft()
+            left.append(waiter.envelope)
+            trio.lowlevel.reschedule(waiter.task, outcome.Error(Closed()))
+        return left

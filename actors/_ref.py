@@ -1,0 +1,106 @@
+"""Addresses: a ref names one incarnation of an actor; a named ref names whoever holds a name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, final
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+DEFAULT_CALL_TIMEOUT = 5.0
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class ActorRef:
+    """One incarnation of one actor, like an Erlang pid. Made by ``spawn``, never by hand.
+
+    Opaque, immutable and hashable. After a restart the actor has a new ref;
+    to follow the current incarnation, address it by name (:class:`NamedRef`).
+
+    Every method behaves alike whether the actor is alive or not: ``call``
+    raises :class:`~actors.NoSuchActor`, ``cast`` and ``send`` drop the message
+    and count a dead letter.
+    """
+
+    node: str
+    id: int
+    _runtime: Runtime = field(compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.node}.{self.id}>"
+
+    async def call(self, request: object, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> Any:
+        """Send ``request`` to ``handle_call`` and wait for the reply (``None`` waits forever).
+
+        Raises :class:`~actors.CallTimeout`, :class:`~actors.ActorExited` (at once,
+        when the actor dies first) or :class:`~actors.NoSuchActor`.
+        """
+        return await self._runtime.call(self, request, timeout=timeout)
+
+    async def cast(self, message: object) -> None:
+        """Send ``message`` to ``handle_cast``, waiting while the mailbox is full."""
+        await self._runtime.cast(self, message)
+
+    def cast_nowait(self, message: object) -> None:
+        """Send to ``handle_cast`` or raise :class:`~actors.MailboxFull` at once."""
+        self._runtime.cast_nowait(self, message)
+
+    async def send(self, message: object) -> None:
+        """Send ``message`` to ``handle_info`` (Erlang's ``!``); wait while the mailbox is full."""
+        await self._runtime.send(self, message)
+
+    def send_nowait(self, message: object) -> None:
+        """Send to ``handle_info`` or raise :class:`~actors.MailboxFull` at once."""
+        self._runtime.send_nowait(self, message)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class NamedRef:
+    """Whoever holds a registered name, resolved afresh at every send.
+
+    >>> # counter = runtime.named("counter"); await counter.call("get")
+    """
+
+    name: str
+    _runtime: Runtime = field(compare=False, repr=False)
+
+    def __repr__(self) -> str:
+        return f"<NamedRef {self.name!r}>"
+
+    def whereis(self) -> ActorRef | None:
+        """The current holder of the name, if any."""
+        return self._runtime.whereis(self.name)
+
+    async def call(self, request: object, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> Any:
+        """As :meth:`ActorRef.call`; :class:`~actors.NoSuchActor` when nobody holds the name."""
+        return await self._runtime.call(self, request, timeout=timeout)
+
+    async def cast(self, message: object) -> None:
+        await self._runtime.cast(self, message)
+
+    def cast_nowait(self, message: object) -> None:
+        self._runtime.cast_nowait(self, message)
+
+    async def send(self, message: object) -> None:
+        await self._runtime.send(self, message)
+
+    def send_nowait(self, message: object) -> None:
+        self._runtime.send_nowait(self, message)
+
+
+@final
+@dataclass(frozen=True, slots=True)
+class MonitorRef:
+    """One monitor, as returned by ``monitor`` and carried by its :class:`~actors.Down`."""
+
+    node: str
+    id: int
+
+    def __repr__(self) -> str:
+        return f"<MonitorRef {self.node}.{self.id}>"
+
+
+Address = ActorRef | NamedRef

@@ -1,0 +1,95 @@
+"""The actor layer's ext types: refs and exit reasons cross a boundary as themselves."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from spawn import ExtCodec, ExtRegistry, RemoteError
+
+from ._messages import Down, Exit, GroupJoined, GroupLeft
+from ._reasons import KILLED, NOPROC, NORMAL, Crash, Killed, NoProc, Normal, Shutdown
+from ._ref import ActorRef, MonitorRef, NamedRef
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
+
+ACTOR_REF = 16
+MONITOR_REF = 17
+NAMED_REF = 18
+NORMAL_CODE = 19
+SHUTDOWN_CODE = 20
+KILLED_CODE = 21
+NOPROC_CODE = 22
+CRASH_CODE = 23
+EXIT_CODE = 24
+DOWN_CODE = 25
+GROUP_JOINED_CODE = 26
+GROUP_LEFT_CODE = 27
+
+
+def _crash_to_wire(crash: Crash) -> tuple[str, str, str, int]:
+    exc = crash.exc
+    if isinstance(exc, RemoteError):
+        return (exc.type_name, exc.message, exc.traceback, exc.pid)
+    cls = type(exc)
+    text = "".join(traceback.format_exception(exc))
+    return (f"{cls.__module__}.{cls.__qualname__}", str(exc), text, os.getpid())
+
+
+def _crash_from_wire(wire: Any) -> Crash:
+    type_name, message, text, pid = wire
+    return Crash(RemoteError(str(type_name), str(message), str(text), int(pid)))
+
+
+def actor_registry(runtime: Runtime) -> ExtRegistry:
+    """The ext types of ``runtime``: its refs decode bound to it."""
+
+    def ref_from_wire(wire: Any) -> ActorRef:
+        node, ident = wire
+        if not isinstance(node, str) or not isinstance(ident, int):
+            raise TypeError("an actor ref is (node: str, id: int)")
+        return ActorRef(node, ident, runtime)
+
+    def named_from_wire(wire: Any) -> NamedRef:
+        if not isinstance(wire, str):
+            raise TypeError("a named ref is a str")
+        return NamedRef(wire, runtime)
+
+    def monitor_from_wire(wire: Any) -> MonitorRef:
+        node, ident = wire
+        return MonitorRef(str(node), int(ident))
+
+    registry = ExtRegistry()
+    registry.register(ExtCodec(ACTOR_REF, ActorRef, lambda r: (r.node, r.id), ref_from_wire))
+    registry.register(ExtCodec(NAMED_REF, NamedRef, lambda r: r.name, named_from_wire))
+    registry.register(
+        ExtCodec(MONITOR_REF, MonitorRef, lambda m: (m.node, m.id), monitor_from_wire)
+    )
+    registry.register(ExtCodec(NORMAL_CODE, Normal, lambda _: None, lambda _: NORMAL))
+    registry.register(ExtCodec(SHUTDOWN_CODE, Shutdown, lambda s: s.detail, Shutdown))
+    registry.register(ExtCodec(KILLED_CODE, Killed, lambda _: None, lambda _: KILLED))
+    registry.register(ExtCodec(NOPROC_CODE, NoProc, lambda _: None, lambda _: NOPROC))
+    registry.register(ExtCodec(CRASH_CODE, Crash, _crash_to_wire, _crash_from_wire))
+    registry.register(ExtCodec(EXIT_CODE, Exit, lambda e: (e.ref, e.reason), lambda w: Exit(*w)))
+    registry.register(
+        ExtCodec(DOWN_CODE, Down, lambda d: (d.monitor, d.ref, d.reason), lambda w: Down(*w))
+    )
+    registry.register(
+        ExtCodec(
+            GROUP_JOINED_CODE,
+            GroupJoined,
+            lambda g: (g.group, g.refs),
+            lambda w: GroupJoined(w[0], tuple(w[1])),
+        )
+    )
+    registry.register(
+        ExtCodec(
+            GROUP_LEFT_CODE,
+            GroupLeft,
+            lambda g: (g.group, g.refs),
+            lambda w: GroupLeft(w[0], tuple(w[1])),
+        )
+    )
+    return registry

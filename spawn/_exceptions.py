@@ -1,0 +1,107 @@
+"""The exceptions of the process layer; every one derives from :class:`SpawnError`.
+
+This module is stdlib-only: a worker imports it before its ``sys.path`` is set.
+"""
+
+from __future__ import annotations
+
+
+class SpawnError(Exception):
+    """Base of every error raised by :mod:`spawn`."""
+
+
+class CodecError(SpawnError):
+    """Base of the codec's errors: a value could not cross a process boundary."""
+
+
+class EncodeError(CodecError, TypeError):
+    """Raised at the sender when a value cannot be encoded.
+
+    The message names the offending type or limit and where in the value it sits
+    (``value[2]['key']``). Nothing was sent. It is also a :class:`TypeError`, as
+    :func:`json.dumps` would raise for the same value.
+    """
+
+
+class DecodeError(CodecError, ValueError):
+    """Raised at the receiver when bytes are not a valid message.
+
+    Malformed msgpack, a truncated frame, an unknown ext code, a map key that is
+    not ``str`` or ``bytes``, nesting or a container over the configured limits.
+    """
+
+
+class ProtocolError(SpawnError):
+    """Raised by a channel when the bytes from its peer break the framing or the codec.
+
+    A length prefix over the frame limit (:class:`FrameTooLarge`), a frame cut off by
+    end of file, bytes that do not decode, or a reply that does not fit the
+    protocol. The channel is broken afterwards; the pool treats the worker as
+    crashed. The decoding error, if any, is ``__cause__``.
+    """
+
+
+class FrameTooLarge(ProtocolError):
+    """Raised by a channel when a length prefix announces more than the frame limit.
+
+    Checked on the 4-byte prefix alone, before any buffer is allocated.
+    """
+
+
+class WorkerStartError(SpawnError):
+    """Raised when a worker could not be started or did not complete its handshake.
+
+    ``posix_spawn`` failed (the OS error is ``__cause__``), the handshake timed
+    out or was malformed, or the worker could not import its entry or preload
+    modules (the worker's traceback text is in the message).
+    """
+
+
+class WorkerDied(SpawnError):
+    """Raised by ``pool.run`` when the worker running the call died before it answered.
+
+    Only that call fails; the pool replaces the worker. ``pid`` and ``returncode``
+    (negative: the signal number) describe the worker; a protocol error that made
+    the pool kill the worker is ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, pid: int, returncode: int | None) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.returncode = returncode
+
+
+class RemoteError(SpawnError):
+    """An exception raised in a worker, boxed: type name, message, traceback text, pid.
+
+    ``pool.run`` raises it for exception types it does not rebuild; an exception of
+    a built-in type is rebuilt as itself with this box as its ``__cause__``, so the
+    remote traceback still prints.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback: str, pid: int) -> None:
+        super().__init__(type_name, message, traceback, pid)
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
+        self.pid = pid
+
+    def __str__(self) -> str:
+        text = f"{self.type_name}: {self.message} (in worker pid {self.pid})"
+        if self.traceback:
+            text += "\n\nRemote traceback:\n" + self.traceback.rstrip("\n")
+        return text
+
+
+class NotByReference(SpawnError, TypeError):
+    """Raised by ``pool.run`` at submit time when a function cannot travel by reference.
+
+    Workers import a function by module and qualified name, so lambdas, local
+    functions, bound methods and functions defined in ``__main__`` of a script run
+    by path cannot be sent. The message names the fix. It is also a
+    :class:`TypeError`: nothing was sent.
+    """
+
+
+class PoolClosed(SpawnError):
+    """Raised by ``pool.run`` and ``pool.lease`` once the pool is closing or closed."""

@@ -1,0 +1,96 @@
+"""A versatile actor for tests: each request is a small command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from actors import (
+    Actor,
+    ActorRef,
+    Caller,
+    CallResult,
+    ExitReason,
+    InfoResult,
+    NoReply,
+    Reply,
+    Stop,
+)
+
+
+class Probe(Actor):
+    """Records what it is sent; does what its calls say."""
+
+    async def init(self, trap: bool = False, log: list[Any] | None = None) -> None:
+        self.trap_exits = trap
+        self.seen: list[Any] = []
+        self.log = log
+        self.held: Caller | None = None
+
+    async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        match request:
+            case "seen":
+                return Reply(list(self.seen))
+            case ("echo", value):
+                return Reply(value)
+            case ("sleep", seconds):
+                await trio.sleep(seconds)
+                return Reply("slept")
+            case ("crash", text):
+                raise RuntimeError(text)
+            case ("stop", reason):
+                return Stop.replying("bye", reason)
+            case "none":
+                return None  # type: ignore[return-value]
+            case "hold":
+                self.held = caller
+                return NoReply()
+            case ("release", value):
+                assert self.held is not None
+                self.reply(self.held, value)
+                return Reply("released")
+            case ("link", ActorRef() as ref):
+                self.link(ref)
+                return Reply("linked")
+            case ("monitor", target):
+                return Reply(self.monitor(target))
+            case ("demonitor", monitor, flush):
+                return Reply(self.demonitor(monitor, flush=flush))
+            case ("kill_then_demonitor", ActorRef() as target, monitor, flush):
+                # The Down lands in this mailbox while this handler runs.
+                self.runtime.kill(target)
+                await self.runtime.wait(target)
+                return Reply(self.demonitor(monitor, flush=flush))
+            case ("spawn_link", cls, args):
+                return Reply(await self.spawn(cls, *args, link=True))
+            case ("join", group):
+                self.join(group)
+                return Reply("joined")
+            case ("leave", group):
+                return Reply(self.leave(group))
+            case ("watch", group):
+                return Reply(self.watch_group(group))
+            case ("send_after", seconds, message):
+                self.send_after(seconds, message)
+                return Reply("armed")
+            case ("call", target, message):
+                return Reply(await target.call(message))
+            case ("cast", target, message):
+                await target.cast(message)
+                return Reply("cast")
+        raise AssertionError(f"unknown request {request!r}")
+
+    async def handle_cast(self, message: Any) -> InfoResult:
+        if message == "crash":
+            raise ValueError("cast crash")
+        self.seen.append(("cast", message))
+        return NoReply()
+
+    async def handle_info(self, message: Any) -> InfoResult:
+        self.seen.append(("info", message))
+        return NoReply()
+
+    async def terminate(self, reason: ExitReason) -> None:
+        if self.log is not None:
+            self.log.append((self.ref, reason))

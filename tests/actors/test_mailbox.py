@@ -1,0 +1,151 @@
+"""Bounded mailboxes, backpressure, system messages, timers and message encoding."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from actors import (
+    KILLED,
+    Actor,
+    Caller,
+    Down,
+    InfoResult,
+    MailboxFull,
+    NoReply,
+    Reply,
+    Runtime,
+    open_runtime,
+)
+from spawn import EncodeError
+
+from .probe import Probe
+
+
+class Gate(Actor):
+    """Blocks on ``"block"`` until the test opens its gate; records everything else."""
+
+    async def init(self, gate: trio.Event) -> None:
+        self.gate = gate
+        self.seen: list[Any] = []
+
+    async def handle_call(self, request: Any, caller: Caller) -> Reply:
+        match request:
+            case "seen":
+                return Reply(list(self.seen))
+            case ("monitor", target):
+                return Reply(self.monitor(target))
+        return Reply(request)
+
+    async def handle_cast(self, message: Any) -> InfoResult:
+        if message == "block":
+            await self.gate.wait()
+        else:
+            self.seen.append(("cast", message))
+        return NoReply()
+
+    async def handle_info(self, message: Any) -> InfoResult:
+        self.seen.append(("info", message))
+        return NoReply()
+
+
+async def test_a_full_mailbox_makes_the_sender_wait_or_fail(runtime: Runtime) -> None:
+    opened = trio.Event()
+    gate = await runtime.spawn(Gate, opened, mailbox_size=2)
+    await gate.cast("block")  # taken out of the mailbox; the actor now waits
+    await trio.testing.wait_all_tasks_blocked()
+    await gate.cast(1)
+    await gate.cast(2)
+    with pytest.raises(MailboxFull):
+        gate.cast_nowait(3)
+    with pytest.raises(MailboxFull):
+        gate.send_nowait(3)
+    sent: list[int] = []
+
+    async def blocked_sender() -> None:
+        await gate.cast(4)
+        sent.append(4)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(blocked_sender)
+        await trio.testing.wait_all_tasks_blocked()
+        assert sent == [], "the sender should wait while the mailbox is full"
+        assert runtime.mailbox_depth(gate) == 2
+        opened.set()
+    assert sent == [4]
+    assert await gate.call("seen") == [("cast", 1), ("cast", 2), ("cast", 4)]
+
+
+async def test_system_messages_pass_a_full_mailbox_in_order_with_the_sender(
+    runtime: Runtime,
+) -> None:
+    opened = trio.Event()
+    watcher = await runtime.spawn(Gate, opened, mailbox_size=1)
+    target = await runtime.spawn(Probe)
+    monitor = await watcher.call(("monitor", target))
+    await watcher.cast("block")
+    await trio.testing.wait_all_tasks_blocked()
+    await watcher.cast("before")  # the mailbox is now full
+    runtime.kill(target)
+    await runtime.wait(target)
+    # The Down went in although the bound was reached, after the earlier cast.
+    assert runtime.mailbox_depth(watcher) == 2
+    opened.set()
+    await trio.testing.wait_all_tasks_blocked()
+    assert await watcher.call("seen") == [
+        ("cast", "before"),
+        ("info", Down(monitor, target, KILLED)),
+    ]
+
+
+async def test_send_after_delivers_once_and_cancelled_timers_never(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_runtime() as runtime:
+        probe = await runtime.spawn(Probe)
+        await probe.call(("send_after", 10, "tick"))
+        await trio.sleep(9)
+        assert await probe.call("seen") == []
+        await trio.sleep(2)
+        assert await probe.call("seen") == [("info", "tick")]
+        await probe.call(("send_after", 10, "never"))
+        await runtime.stop(probe)
+        await trio.testing.wait_all_tasks_blocked()  # a cancelled task ends at its next step
+        assert trio.current_time() < 30
+        assert runtime.statistics().tasks == 0, "a dead actor's timer is still pending"
+
+
+async def test_encoded_runtime_delivers_tuples_as_tuples() -> None:
+    async with open_runtime(encode_messages=True) as runtime:
+        probe = await runtime.spawn(Probe)
+        reply = await probe.call(("echo", {"point": (1, 2), "refs": [probe]}))
+        assert reply == {"point": (1, 2), "refs": [probe]}
+        assert type(reply["point"]) is tuple
+
+
+async def test_encoded_runtime_rejects_unencodable_values_at_the_sender() -> None:
+    async with open_runtime(encode_messages=True) as runtime:
+        probe = await runtime.spawn(Probe)
+        with pytest.raises(EncodeError, match="function"):
+            await probe.cast(lambda: None)
+        with socket.socket() as sock, pytest.raises(EncodeError, match="sockets"):
+            await probe.call(("echo", sock))
+        with pytest.raises(EncodeError, match="map key"):
+            await probe.send({1: "a"})
+        assert await probe.call(("echo", "still here")) == "still here"
+        assert runtime.statistics().dead_letters == 0
+
+
+async def test_ten_thousand_actors_leave_no_task_behind() -> None:
+    async with open_runtime() as runtime:
+        refs = [await runtime.spawn(Probe) for _ in range(10_000)]
+        assert runtime.statistics().actors == 10_000
+        async with trio.open_nursery() as nursery:
+            for ref in refs:
+                nursery.start_soon(runtime.stop, ref)
+        stats = runtime.statistics()
+        assert (stats.actors, stats.tasks, stats.spawned, stats.exited) == (0, 0, 10_000, 10_000)

@@ -1,0 +1,156 @@
+"""The codec: hardened msgpack with ext types (issue 2's codec acceptance)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from spawn import Codec, DecodeError, EncodeError, ExtCodec, ExtRegistry, Limits
+
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.binary(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.lists(inner, max_size=5).map(tuple)
+        | st.dictionaries(st.text(max_size=5) | st.binary(max_size=5), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@given(values)
+def test_values_round_trip_exactly(value: Any) -> None:
+    codec = Codec()
+    decoded = codec.decode(codec.encode(value))
+    assert decoded == value
+    assert _shape(decoded) == _shape(value), "a tuple came back as a list, or the reverse"
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return (type(value), [_shape(v) for v in value])
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    return type(value)
+
+
+def test_a_tuple_round_trips_as_a_tuple() -> None:
+    codec = Codec()
+    assert codec.decode(codec.encode((1, [2, (3,)]))) == (1, [2, (3,)])
+    assert type(codec.decode(codec.encode(((),)))) is tuple
+
+
+def test_an_integer_map_key_is_refused_at_the_sender_naming_where() -> None:
+    with pytest.raises(EncodeError, match=r"value\['outer'\]: map key 1 is a int"):
+        Codec().encode({"outer": {1: "a"}})
+
+
+def test_an_integer_map_key_from_another_sender_is_refused_at_the_receiver() -> None:
+    with pytest.raises(DecodeError, match="map key"):
+        Codec().decode(msgpack.packb({1: "a"}))
+
+
+def test_an_unknown_ext_code_is_refused() -> None:
+    with pytest.raises(DecodeError, match="unknown ext code 99"):
+        Codec().decode(msgpack.packb(msgpack.ExtType(99, msgpack.packb(1))))
+
+
+def test_nesting_deeper_than_the_limit_is_refused_at_the_sender() -> None:
+    deep: Any = 1
+    for _ in range(10):
+        deep = [deep]
+    with pytest.raises(EncodeError, match="nesting deeper than the limit of 5"):
+        Codec(limits=Limits(depth=5)).encode(deep)
+
+
+def test_deep_nesting_on_the_wire_is_refused_without_recursion_error() -> None:
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        Codec().decode(b"\x91" * 100_000 + b"\x00")
+    deep_tuples = b"\x00"
+    for _ in range(200):
+        deep_tuples = msgpack.packb(msgpack.ExtType(0, b"\x91" + deep_tuples))
+    with pytest.raises(DecodeError, match="nested deeper"):
+        Codec().decode(deep_tuples)
+
+
+def test_an_oversized_string_is_refused_at_both_ends() -> None:
+    small = Codec(limits=Limits(string=10))
+    with pytest.raises(EncodeError, match="str of length 11 is over the limit of 10"):
+        small.encode(["x" * 11])
+    with pytest.raises(DecodeError):
+        small.decode(Codec().encode("x" * 11))
+
+
+def test_an_oversized_message_is_refused_at_both_ends() -> None:
+    small = Codec(limits=Limits(frame=100))
+    with pytest.raises(EncodeError, match="over the frame limit"):
+        small.encode(b"x" * 200)
+    with pytest.raises(DecodeError, match="over the frame limit"):
+        small.decode(Codec().encode(b"x" * 200))
+
+
+def test_too_many_items_are_refused_at_both_ends() -> None:
+    small = Codec(limits=Limits(container=3))
+    with pytest.raises(EncodeError, match="4 items are over the limit of 3"):
+        small.encode({"a": [1, 2, 3, 4]})
+    with pytest.raises(DecodeError):
+        small.decode(Codec().encode([1, 2, 3, 4]))
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        (lambda: 0, "by reference"),
+        ({1, 2}, "list or tuple"),
+        (object(), "not encodable"),
+        (2**70, "64-bit range"),
+    ],
+)
+def test_unencodable_values_name_the_type(value: object, hint: str) -> None:
+    with pytest.raises(EncodeError, match=hint):
+        Codec().encode([value])
+
+
+def test_malformed_and_truncated_bytes_are_decode_errors() -> None:
+    codec = Codec()
+    good = codec.encode({"a": [1, 2, 3]})
+    with pytest.raises(DecodeError):
+        codec.decode(good[:-1])
+    with pytest.raises(DecodeError):
+        codec.decode(good + b"\x01")
+    with pytest.raises(DecodeError):
+        codec.decode(b"\xc1")  # never used in msgpack
+
+
+def test_registered_ext_types_round_trip_and_codes_are_unique() -> None:
+    registry = ExtRegistry()
+    registry.register(
+        ExtCodec(40, Fraction, lambda f: (f.numerator, f.denominator), lambda w: Fraction(*w))
+    )
+    codec = Codec(registry=registry)
+    assert codec.decode(codec.encode({"third": Fraction(1, 3)})) == {"third": Fraction(1, 3)}
+    with pytest.raises(ValueError, match="already taken"):
+        registry.register(ExtCodec(40, complex, lambda c: 0, lambda w: 0j))
+    with pytest.raises(ValueError, match=r"1\.\.127"):
+        registry.register(ExtCodec(0, complex, lambda c: 0, lambda w: 0j))
+    with pytest.raises(DecodeError, match="unknown ext code 40"):
+        Codec().decode(codec.encode(Fraction(1, 3)))
+
+
+def test_limits_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"Limits\.frame"):
+        Limits(frame=0)
+    with pytest.raises(ValueError, match="at most 500"):
+        Limits(depth=501)
+    with pytest.raises(AttributeError):
+        Limits().frame = 5
