@@ -13,9 +13,9 @@ SuiteFn = Callable[[bool], list[Case]]
 
 
 def _suites() -> dict[str, SuiteFn]:
-    from . import _inproc
+    from . import _inproc, _spawn
 
-    return {"inproc": _inproc.cases}
+    return {"inproc": _inproc.cases, "spawn": _spawn.cases}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,12 +29,15 @@ if TYPE_CHECKING:
 
 MiB: Final = 1024 * 1024
 TUPLE_CODE: Final = 0
+#: Ints outside msgpack's 64-bit range: two's-complement bytes, big-endian.
+BIGINT_CODE: Final = 1
 #: Ext codes below this are reserved for letitcrash itself.
 FIRST_USER_CODE: Final = 32
 
 _SCALARS: Final[frozenset[type]] = frozenset({type(None), bool, float})
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
+_PLAIN_KINDS: Final[frozenset[type]] = _SCALARS | {int, str, bytes}
 _LIMIT_FIELDS: Final = ("frame", "string", "container", "depth")
 
 
@@ -126,8 +129,10 @@ class ExtRegistry:
 
     def register(self, ext: ExtCodec) -> None:
         """Add ``ext``; its code and its exact type must both be new here."""
-        if not 0 < ext.code <= 127:
-            raise ValueError(f"ext code must be in 1..127 (0 is the tuple), not {ext.code}")
+        if not BIGINT_CODE < ext.code <= 127:
+            raise ValueError(
+                f"ext code must be in 2..127 (0 and 1 carry tuples and big ints), not {ext.code}"
+            )
         if ext.code in self._by_code:
             taken = self._by_code[ext.code].cls.__qualname__
             raise ValueError(f"ext code {ext.code} is already taken by {taken}")
@@ -168,13 +173,22 @@ class Codec:
         self.limits = limits if limits is not None else Limits()
         self.registry = registry if registry is not None else ExtRegistry()
         self._hooks = [self._make_hook(level) for level in range(self.limits.depth + 2)]
+        # Strings over the limit are caught by the frame check when that is no larger.
+        self._check_strings = self.limits.string < self.limits.frame
+        # Plain lists leave their ints to msgpack, which raises OverflowError past
+        # 64 bits; the value is then walked again with every int checked.
+        self._exact_ints = False
+        self._exact: Codec | None = None
 
     # -- encoding -----------------------------------------------------------
 
     def encode(self, value: object) -> bytes:
         """The bytes of ``value``; raises :class:`EncodeError` naming what is wrong."""
         try:
-            data = _msgpack.packb(self._prepare(value, 0))
+            try:
+                data = _msgpack.packb(self._prepare(value, 0))
+            except OverflowError:
+                data = _msgpack.packb(self._exact_codec()._prepare(value, 0))
         except _Reject as rejected:
             path = list(reversed(rejected.path))
             if len(path) > 8:
@@ -188,6 +202,13 @@ class Codec:
             )
         return data
 
+    def _exact_codec(self) -> Codec:
+        if self._exact is None:
+            exact = Codec(limits=self.limits, registry=self.registry)
+            exact._exact_ints = True
+            self._exact = exact
+        return self._exact
+
     def _prepare(self, value: object, depth: int) -> object:
         """``value`` made of msgpack's own types and ExtType, checked against the limits.
 
@@ -197,9 +218,9 @@ class Codec:
         if cls in _SCALARS:
             return value
         if cls is int:
-            if not _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
-                raise _Reject(f"int {value} is outside msgpack's 64-bit range")
-            return value
+            if _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+                return value
+            return self._bigint(value)  # type: ignore[arg-type]
         if cls is str or cls is bytes:
             if len(value) > self.limits.string:  # type: ignore[arg-type]
                 raise _Reject(
@@ -229,11 +250,35 @@ class Codec:
             return _msgpack.ExtType(ext.code, _msgpack.packb(self._prepare(wire, depth + 1)))
         raise _Reject(f"{cls.__module__}.{cls.__qualname__} is not encodable{_hint(value)}")
 
+    def _bigint(self, value: int) -> object:
+        size = (value.bit_length() + 8) // 8  # room for the sign bit
+        if size > self.limits.string:
+            raise _Reject(f"int of {size:,} bytes is over the limit of {self.limits.string:,}")
+        return _msgpack.ExtType(BIGINT_CODE, value.to_bytes(size, "big", signed=True))
+
+    def _plain(self, items: list[Any] | tuple[Any, ...]) -> bool:
+        """Whether ``items`` are scalars msgpack packs as they are, checked at C speed.
+
+        A False only means "walk them one by one", which also names any problem.
+        """
+        kinds = set(map(type, items))
+        if not kinds <= _PLAIN_KINDS or (self._exact_ints and int in kinds):
+            return False
+        if self._check_strings:
+            for text in (str, bytes):
+                if text in kinds:
+                    strings = items if len(kinds) == 1 else [x for x in items if type(x) is text]
+                    if max(map(len, strings)) > self.limits.string:
+                        return False
+        return True
+
     def _check_size(self, size: int) -> None:
         if size > self.limits.container:
             raise _Reject(f"{size:,} items are over the limit of {self.limits.container:,}")
 
     def _prepare_items(self, items: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
+        if self._plain(items):
+            return items if type(items) is list else list(items)
         out: list[Any] | None = None
         for index, item in enumerate(items):
             try:
@@ -307,6 +352,8 @@ class Codec:
 
     def _make_hook(self, level: int) -> Callable[[int, bytes], object]:
         def hook(code: int, payload: bytes) -> object:
+            if code == BIGINT_CODE:
+                return int.from_bytes(payload, "big", signed=True)
             if level > self.limits.depth:
                 raise DecodeError(f"ext types nested deeper than the limit of {self.limits.depth}")
             inner = self._unpack(payload, level + 1)

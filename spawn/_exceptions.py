@@ -105,3 +105,11 @@ class NotByReference(SpawnError, TypeError):
 
 class PoolClosed(SpawnError):
     """Raised by ``pool.run`` and ``pool.lease`` once the pool is closing or closed."""
+
+
+class InitializerError(SpawnError):
+    """Raised by ``pool.run`` when the pool's initializer failed in the worker taking the call.
+
+    The message carries the initializer's error and traceback. The worker exits and
+    is replaced; the next worker runs the initializer again.
+    """

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import ast
 import re
-import subprocess
-import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT, run_python
+
 # Each package may import only the packages listed after it.
 ALLOWED = {"spawn": set(), "actors": {"spawn"}, "supervisor": {"actors", "spawn"}}
 
@@ -41,17 +41,23 @@ def test_init_only_reexports(package: str) -> None:
         ), f"{package}/__init__.py defines {getattr(node, 'name', node)}"
 
 
-def test_readme_example_prints_what_it_says() -> None:
-    readme = (ROOT / "README.md").read_text()
-    example = re.search(r"```python\n(.*?)```", readme, re.S)
-    assert example is not None
-    done = subprocess.run(
-        [sys.executable, "-c", example.group(1)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def readme_examples() -> list[str]:
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [textwrap.dedent(block) for block in blocks]
+
+
+def test_readme_first_example_prints_what_it_says() -> None:
+    done = run_python("-c", readme_examples()[0])
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["42", "42"]
+
+
+@pytest.mark.parametrize("index", range(len(readme_examples())))
+def test_every_readme_example_runs(index: int) -> None:
+    done = run_python("-c", readme_examples()[index])
+    assert done.returncode == 0, done.stderr
+    for line in readme_examples()[index].splitlines():
+        # A comment such as "# 42" after a print says what that print shows.
+        if line.strip().startswith("print(") and "  # " in line:
+            expected = line.split("  # ", 1)[1].split(",")[0].split(" ")[0]
+            assert expected in done.stdout, f"{line.strip()} did not print {expected}"

@@ -1,0 +1,140 @@
+"""Calls by reference: name a function for a worker, and rebuild what comes back.
+
+>>> import math
+>>> function_ref(math.sqrt)
+('math', 'sqrt')
+>>> function_ref(lambda: 0)  # doctest: +IGNORE_EXCEPTION_DETAIL
+Traceback (most recent call last):
+  ...
+spawn._exceptions.NotByReference: <lambda> is a lambda
+"""
+
+from __future__ import annotations
+
+import builtins
+import pickle
+import sys
+from collections.abc import Callable
+from typing import Any, Final, Literal
+
+from . import _exceptions
+from ._exceptions import ProtocolError, RemoteError
+
+CodecName = Literal["msgpack", "pickle"]
+
+_FIX: Final = (
+    "workers import functions by module and qualified name: define it at module level "
+    "in an importable module"
+)
+
+
+def function_ref(fn: Callable[..., object]) -> tuple[str, str]:
+    """The ``(module, qualname)`` a worker imports ``fn`` by; :class:`NotByReference` if none.
+
+    A function in ``__main__`` of a program run with ``python -m pkg.mod`` travels
+    as ``pkg.mod``; one in a script run by path cannot travel at all.
+    """
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        raise _exceptions.NotByReference(f"{fn!r} has no module and qualified name; {_FIX}")
+    if "<lambda>" in qualname:
+        raise _exceptions.NotByReference(f"{qualname} is a lambda: {_FIX}")
+    if "<locals>" in qualname:
+        raise _exceptions.NotByReference(f"{qualname} is a local function: {_FIX}")
+    if module == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        name = getattr(spec, "name", None)
+        if not isinstance(name, str) or name == "__main__":
+            raise _exceptions.NotByReference(
+                f"{qualname} is defined in __main__ of a script run by path, which a worker "
+                f"cannot import: move it into a module next to the script and import it from "
+                f"there (or run the program with python -m)"
+            )
+        module = name
+    found: object = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    if found is not fn:
+        raise _exceptions.NotByReference(
+            f"{module}.{qualname} does not name {fn!r} (a bound method, or a function "
+            f"replaced by a decorator?): {_FIX}"
+        )
+    return module, qualname
+
+
+def encode_call(
+    seq: int, ref: tuple[str, str], args: tuple[object, ...], kwargs: dict[str, Any], codec: str
+) -> list[object]:
+    """The request a function worker expects (see :mod:`spawn._fnworker`)."""
+    if codec == "pickle":
+        payload: object = pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    else:
+        payload = [list(args), kwargs]
+    return [seq, ref[0], ref[1], payload]
+
+
+def parse_reply(reply: object, seq: int) -> tuple[bool, object]:
+    """``(ok, value)`` from a function worker's reply to request ``seq``.
+
+    Raises :class:`ProtocolError` if the reply does not fit the protocol.
+    """
+    if type(reply) is not list or len(reply) != 3 or reply[0] != seq or type(reply[1]) is not bool:
+        raise ProtocolError(f"reply does not answer request {seq}: {reply!r:.200}")
+    return reply[1], reply[2]
+
+
+def decode_reply(parsed: tuple[bool, object], codec: str) -> object:
+    """The result of a parsed reply, or raise the remote error it carries."""
+    ok, value = parsed
+    if ok:
+        if codec == "pickle":
+            if type(value) is not bytes:
+                raise ProtocolError("pickle codec reply does not hold bytes")
+            return pickle.loads(value)
+        return value
+    raise rebuild_error(value, codec)
+
+
+def rebuild_error(box: object, codec: str) -> BaseException:
+    """A boxed remote exception as the caller sees it.
+
+    An :class:`Exception` of a built-in type (or of :mod:`spawn`) is rebuilt as
+    itself from its arguments, with the :class:`RemoteError` as ``__cause__``;
+    with the pickle codec any exception that unpickles is. Others stay boxed.
+    """
+    if type(box) is not list or len(box) != 6:
+        raise ProtocolError(f"malformed error box: {box!r:.200}")
+    type_name, message, traceback, pid, args, pickled = box
+    if not (isinstance(type_name, str) and isinstance(message, str)):
+        raise ProtocolError(f"malformed error box: {box!r:.200}")
+    remote = RemoteError(type_name, message, str(traceback), pid if isinstance(pid, int) else 0)
+    rebuilt: BaseException | None = None
+    if codec == "pickle" and isinstance(pickled, bytes):
+        try:
+            candidate = pickle.loads(pickled)
+        except Exception:
+            candidate = None
+        if isinstance(candidate, Exception):
+            rebuilt = candidate
+    if rebuilt is None:
+        rebuilt = _rebuild_known(type_name, message, args)
+    if rebuilt is None:
+        return remote
+    rebuilt.__cause__ = remote
+    return rebuilt
+
+
+def _rebuild_known(type_name: str, message: str, args: object) -> BaseException | None:
+    module, _, name = type_name.rpartition(".")
+    source = {"builtins": builtins, "spawn._exceptions": _exceptions}.get(module)
+    cls = getattr(source, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        return None
+    try:
+        return cls(*args) if isinstance(args, list) else cls(message)
+    except Exception:
+        try:
+            return cls(message)
+        except Exception:
+            return None

@@ -1,0 +1,530 @@
+"""A warm pool of worker processes: ``await pool.run(fn, *args)`` from trio.
+
+>>> import operator, trio
+>>> async def main() -> int:
+...     async with open_pool(max_workers=2) as pool:
+...         return await pool.run(operator.add, 2, 3)
+>>> trio.run(main)
+5
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import trio
+
+from ._calls import CodecName, decode_reply, encode_call, function_ref, parse_reply
+from ._channel import Coder
+from ._codec import Codec, Limits
+from ._exceptions import PoolClosed, ProtocolError, WorkerDied, WorkerStartError
+from ._process import KILL_REAP_TIMEOUT
+from ._template import FUNCTION_WORKER, SpawnTemplate, allowlisted_env, inherited_env
+from ._worker import Worker, function_config, start_worker
+
+EnvChoice = Literal["allowlist", "inherit"] | Mapping[str, str]
+#: How long a call that lost its worker waits for the worker's exit status.
+_DEATH_WAIT: Final = 2.0
+_BACKOFF_MAX: Final = 5.0
+_REF_CACHE: Final = 1024
+_CHANNEL_ERRORS: Final = (
+    trio.EndOfChannel,
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+    ProtocolError,
+)
+
+
+@dataclass(frozen=True)
+class PoolStatistics:
+    """A snapshot of a pool: workers by state, and counts since it opened."""
+
+    idle: int
+    busy: int
+    leased: int
+    starting: int
+    started: int
+    recycled: int
+    pruned: int
+    died: int
+
+
+def expired(last_used: Sequence[float], now: float, idle_timeout: float, keep: int) -> int:
+    """How many idle workers to prune from the front of ``last_used`` (oldest first).
+
+    The ``keep`` most recently used are never pruned; of the others, those idle
+    for ``idle_timeout`` or longer are, oldest first.
+
+    >>> expired([0.0, 1.0, 5.0, 9.0], now=10.0, idle_timeout=6.0, keep=1)
+    2
+    """
+    count = 0
+    for used in last_used[: max(len(last_used) - keep, 0)]:
+        if now - used < idle_timeout:
+            break
+        count += 1
+    return count
+
+
+class Pool:
+    """Warm worker processes; made by :func:`open_pool`, never directly.
+
+    Cancel policy: a call cancelled before it reached a worker touches no worker.
+    A call cancelled while its function runs stops that worker at once (SIGKILL,
+    or SIGTERM then SIGKILL after ``cancel_grace`` seconds), since a function
+    cannot be interrupted cooperatively; the worker is reaped in the background,
+    replaced, and ``Cancelled`` propagates without waiting.
+
+    Failures: a worker that dies (or sends bytes that break the protocol, and is
+    then killed) fails only the call it was running, with :class:`WorkerDied`,
+    and is replaced. An exception raised by the function arrives as itself for
+    built-in types, else as :class:`RemoteError`.
+    """
+
+    def __init__(
+        self,
+        nursery: trio.Nursery,
+        template: SpawnTemplate,
+        coder: Coder,
+        *,
+        codec: CodecName,
+        max_workers: int,
+        spares: int,
+        max_tasks: int | None,
+        max_rss: int | None,
+        idle_timeout: float,
+        start_timeout: float,
+        stop_timeout: float,
+        cancel_grace: float,
+    ) -> None:
+        self.template = template
+        self.max_workers = max_workers
+        self.spares = spares
+        self._nursery = nursery
+        self._coder = coder
+        self._codec: CodecName = codec
+        self._max_tasks = max_tasks
+        self._max_rss = max_rss
+        self._idle_timeout = idle_timeout
+        self._start_timeout = start_timeout
+        self._stop_timeout = stop_timeout
+        self._cancel_grace = cancel_grace
+        self._slots = trio.Semaphore(max_workers)
+        self._idle: list[Worker] = []  # least recently used first
+        self._busy: set[Worker] = set()
+        self._leased: set[Worker] = set()
+        self._starting = 0
+        self._spares_starting = 0
+        self._changed = trio.lowlevel.ParkingLot()
+        self._wake = trio.lowlevel.ParkingLot()
+        self._seq = itertools.count(1)
+        self._refs: dict[Callable[..., Any], tuple[str, str]] = {}
+        self._closed = False
+        self._accepting = True
+        self._counts = {"started": 0, "recycled": 0, "pruned": 0, "died": 0}
+        self.last_start_error: WorkerStartError | None = None
+
+    # -- calls --------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., Any], *args: object) -> Any:
+        """Run ``fn(*args)`` in a worker and return its result.
+
+        ``fn`` travels by reference (module and qualified name) and the arguments
+        through the pool's codec: :class:`NotByReference` or
+        :class:`~spawn.EncodeError` at once, before anything is sent, if they
+        cannot. See the class docstring for failures and cancellation.
+        """
+        return await self.apply(fn, args)
+
+    async def apply(
+        self,
+        fn: Callable[..., Any],
+        args: Iterable[object] = (),
+        kwargs: Mapping[str, object] | None = None,
+    ) -> Any:
+        """Like :meth:`run`, with keyword arguments (as ``multiprocessing.Pool.apply``)."""
+        if self.template.entry != FUNCTION_WORKER:
+            raise TypeError(f"this pool's workers run {self.template.entry}, not functions")
+        self._check_open()
+        seq = next(self._seq)
+        ref = self._refs.get(fn)
+        if ref is None:
+            ref = function_ref(fn)
+            if len(self._refs) >= _REF_CACHE:
+                self._refs.clear()
+            self._refs[fn] = ref
+        request = encode_call(seq, ref, tuple(args), dict(kwargs or {}), self._codec)
+        frame = self._coder.encode(request)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:  # a free slot costs no trip through the scheduler: the reply wait yields
+            self._slots.acquire_nowait()
+        except trio.WouldBlock:
+            await self._slots.acquire()
+        try:
+            reply = await self._call(frame, seq)
+        finally:
+            self._slots.release()
+        return decode_reply(reply, self._codec)
+
+    async def _call(self, frame: bytes, seq: int) -> tuple[bool, object]:
+        worker = await self._take()
+        self._busy.add(worker)
+        try:
+            await worker.channel.send_frame(frame)
+            reply = parse_reply(await worker.channel.receive(), seq)
+        except trio.Cancelled:
+            self._busy.discard(worker)
+            self._cancel(worker)
+            raise
+        except _CHANNEL_ERRORS as exc:
+            self._busy.discard(worker)
+            raise await self._died(worker, exc) from exc
+        except BaseException:
+            self._busy.discard(worker)
+            self._discard(worker, 0)
+            raise
+        self._busy.discard(worker)
+        self._check_in(worker)
+        return reply
+
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[Worker]:
+        """Take a started, handshaken worker out of the pool for the block's duration.
+
+        The worker and its channel are the caller's (a process-hosted actor uses
+        this); it counts against ``max_workers``. When the block ends the worker
+        is stopped in the background (end of file, SIGTERM, SIGKILL within the
+        pool's ``stop_timeout``), never reused; a spare replaces it.
+        """
+        self._check_open()
+        async with self._slots:
+            worker = await self._take()
+            self._leased.add(worker)
+            try:
+                yield worker
+            finally:
+                self._leased.discard(worker)
+                self._discard(worker, self._stop_timeout)
+
+    def statistics(self) -> PoolStatistics:
+        """Workers by state now, and how many were started, recycled, pruned, or died."""
+        return PoolStatistics(
+            idle=len(self._idle),
+            busy=len(self._busy),
+            leased=len(self._leased),
+            starting=self._starting,
+            **self._counts,
+        )
+
+    # -- bookkeeping --------------------------------------------------------
+
+    @staticmethod
+    def _notify(lot: trio.lowlevel.ParkingLot) -> None:
+        if lot:
+            lot.unpark_all()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise PoolClosed("the pool is closed")
+
+    def _total(self) -> int:
+        return len(self._idle) + len(self._busy) + len(self._leased) + self._starting
+
+    async def _take(self) -> Worker:
+        while True:
+            self._check_open()
+            if self._idle:
+                worker = self._idle.pop()
+                if self._needs_spare():
+                    self._notify(self._wake)
+                return worker
+            if self._total() < self.max_workers:
+                worker = await self._start(spare=False)
+                if self._closed:
+                    with trio.move_on_after(KILL_REAP_TIMEOUT) as scope:
+                        scope.shield = True
+                        await worker.aclose(0)
+                    raise PoolClosed("the pool closed while a worker started")
+                return worker
+            await self._changed.park()
+
+    async def _start(self, *, spare: bool) -> Worker:
+        self._starting += 1
+        self._spares_starting += spare
+        try:
+            worker = await start_worker(
+                self.template, codec=self._coder, timeout=self._start_timeout
+            )
+        finally:
+            self._starting -= 1
+            self._spares_starting -= spare
+            self._notify(self._changed)
+            self._notify(self._wake)
+        self._counts["started"] += 1
+        return worker
+
+    def _check_in(self, worker: Worker) -> None:
+        worker.tasks += 1
+        worker.last_used = trio.current_time()
+        if (self._max_tasks is not None and worker.tasks >= self._max_tasks) or (
+            self._max_rss is not None and worker.rss() > self._max_rss
+        ):
+            self._discard(worker, self._stop_timeout, recycled=True)
+            return
+        self._idle.append(worker)
+        self._notify(self._changed)
+
+    def _cancel(self, worker: Worker) -> None:
+        if self._cancel_grace > 0:
+            worker.process.terminate()
+        else:
+            worker.process.kill()
+        self._discard(worker, self._cancel_grace, ask=False)
+
+    async def _died(self, worker: Worker, exc: BaseException) -> WorkerDied | PoolClosed:
+        if self._closed:
+            return PoolClosed("the pool closed during the call")
+        self._counts["died"] += 1
+        try:
+            if isinstance(exc, ProtocolError):
+                worker.process.kill()  # it broke the protocol: treat it as crashed
+            with trio.move_on_after(_DEATH_WAIT):
+                await worker.process.wait()
+        finally:
+            self._discard(worker, 0)
+        code = worker.process.returncode
+        how = "was killed" if isinstance(exc, ProtocolError) else "died"
+        return WorkerDied(
+            f"worker {worker.pid} {how} during the call (exit status {code}): {exc!r}",
+            pid=worker.pid,
+            returncode=code,
+        )
+
+    def _discard(
+        self, worker: Worker, budget: float, *, ask: bool = True, recycled: bool = False
+    ) -> None:
+        """Stop ``worker`` in the background (it is in no set any more)."""
+        if recycled:
+            self._counts["recycled"] += 1
+        self._notify(self._wake)
+        self._notify(self._changed)
+        if self._accepting:  # else the pool's close stopped it already
+            self._nursery.start_soon(self._stop_worker, worker, budget, ask)
+
+    @staticmethod
+    async def _stop_worker(worker: Worker, budget: float, ask: bool) -> None:
+        if ask:
+            await worker.aclose(budget)
+            return
+        try:
+            await worker.process.stop(budget)
+        finally:
+            with trio.CancelScope(shield=True):
+                await worker.channel.aclose()
+
+    # -- background ---------------------------------------------------------
+
+    async def _warm(self) -> None:
+        errors: list[WorkerStartError] = []
+
+        async def one() -> None:
+            try:
+                self._idle.append(await self._start(spare=True))
+            except WorkerStartError as exc:
+                errors.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(self.spares):
+                nursery.start_soon(one)
+        if errors:
+            raise errors[0]
+
+    def _needs_spare(self) -> bool:
+        return (
+            not self._closed
+            and len(self._idle) + self._spares_starting < self.spares
+            and self._total() < self.max_workers
+        )
+
+    async def _replenish(self) -> None:
+        """Keep ``spares`` idle workers, started from this (the main) thread."""
+        failures = 0
+        while True:
+            while self._needs_spare():
+                try:
+                    worker = await self._start(spare=True)
+                except WorkerStartError as exc:
+                    self.last_start_error = exc
+                    failures += 1
+                    await trio.sleep(min(0.05 * 2**failures, _BACKOFF_MAX))
+                    continue
+                failures = 0
+                self._idle.append(worker)
+                self._notify(self._changed)
+            await self._wake.park()
+
+    async def _prune(self) -> None:
+        """Stop workers idle for ``idle_timeout``, beyond the ``spares`` kept warm."""
+        while True:
+            now = trio.current_time()
+            count = expired([w.last_used for w in self._idle], now, self._idle_timeout, self.spares)
+            for worker in self._idle[:count]:
+                self._counts["pruned"] += 1
+                self._discard(worker, self._stop_timeout)
+            del self._idle[:count]
+            candidates = self._idle[: max(len(self._idle) - self.spares, 0)]
+            wake = min((w.last_used for w in candidates), default=now) + self._idle_timeout
+            await trio.sleep_until(max(wake, now + 0.001))
+
+    async def _close(self) -> None:
+        self._closed = True
+        workers = [*self._idle, *self._busy, *self._leased]
+        self._idle.clear()
+        self._notify(self._changed)
+        async with trio.open_nursery() as nursery:
+            for worker in workers:
+                nursery.start_soon(worker.aclose, self._stop_timeout)
+
+
+@asynccontextmanager
+async def open_pool(
+    *,
+    max_workers: int | None = None,
+    spares: int = 1,
+    max_tasks: int | None = None,
+    max_rss: int | None = None,
+    idle_timeout: float = 60.0,
+    codec: CodecName = "msgpack",
+    env: EnvChoice = "allowlist",
+    cwd: str | None = None,
+    rlimits: Mapping[int, tuple[int, int]] | None = None,
+    preload: Iterable[str] = (),
+    limits: Limits | None = None,
+    entry: str = FUNCTION_WORKER,
+    config: object = None,
+    channel_codec: Coder | None = None,
+    initializer: Callable[..., object] | None = None,
+    initargs: tuple[object, ...] = (),
+    site: bool = False,
+    start_timeout: float = 30.0,
+    stop_timeout: float = 5.0,
+    cancel_grace: float = 0.0,
+) -> AsyncIterator[Pool]:
+    """Open a pool of worker processes; on exit, stop every worker and reap it.
+
+    ``max_workers`` (default: the CPU count) bounds all its processes; ``spares``
+    are kept idle and warm (started when the pool opens, replenished in the
+    background). A worker is recycled after ``max_tasks`` calls or when its RSS
+    passes ``max_rss`` bytes, and pruned after ``idle_timeout`` seconds idle
+    beyond the spares. ``codec="pickle"`` opts in to pickled arguments, results
+    and exceptions (msgpack and tuples otherwise). ``env`` is ``"allowlist"``
+    (a few variables such as PATH, HOME, LANG), ``"inherit"`` (the parent's
+    minus loader variables such as LD_PRELOAD) or an explicit mapping. Workers
+    start ``python -I -S`` and receive this process's ``sys.path`` (as it is
+    when each starts); ``rlimits`` (``{resource.RLIMIT_AS: (soft, hard)}``) are
+    applied before any user code, then ``preload`` modules are imported.
+
+    ``initializer(*initargs)`` runs in each function worker before its first
+    call; if it raises, that call fails with :class:`InitializerError` and the
+    worker is replaced. ``entry`` names the worker kind: the default runs functions; another entry
+    module (``main(fd, config)``) makes a pool whose workers are only leased,
+    speaking ``channel_codec`` (default ``Codec(limits=limits)``).
+    Exiting stops every worker within ``stop_timeout`` (calls still running
+    fail with :class:`PoolClosed`).
+
+    Signals: workers run in their own process group and ignore SIGINT, so a
+    Ctrl-C in a terminal reaches only this process, which owns shutdown; they
+    keep SIGTERM at its default, die with SIGKILL if this process dies (the
+    parent-death signal, armed for the thread that spawned them: open the pool
+    from the main thread), and exit when their channel reaches end of file.
+    """
+    if initializer is not None and entry != FUNCTION_WORKER:
+        raise ValueError("an initializer runs in function workers only (entry is not theirs)")
+    workers = max_workers if max_workers is not None else (os.cpu_count() or 1)
+    _check_options(workers, spares, max_tasks, max_rss, idle_timeout, codec)
+    if env == "allowlist":
+        environment = allowlisted_env()
+    elif env == "inherit":
+        environment = inherited_env()
+    else:
+        environment = dict(env)
+    template = SpawnTemplate.worker(
+        entry,
+        env=environment,
+        cwd=cwd,
+        rlimits=rlimits,
+        preload=preload,
+        config=(
+            function_config(codec, limits, initializer, initargs)
+            if entry == FUNCTION_WORKER
+            else config
+        ),
+        site=site,
+    )
+    coder = channel_codec if channel_codec is not None else Codec(limits=limits)
+    caught: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        pool = Pool(
+            nursery,
+            template,
+            coder,
+            codec=codec,
+            max_workers=workers,
+            spares=spares,
+            max_tasks=max_tasks,
+            max_rss=max_rss,
+            idle_timeout=idle_timeout,
+            start_timeout=start_timeout,
+            stop_timeout=stop_timeout,
+            cancel_grace=cancel_grace,
+        )
+        background = trio.CancelScope()
+
+        async def maintain() -> None:
+            with background:
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(pool._replenish)
+                    inner.start_soon(pool._prune)
+
+        try:
+            try:
+                await pool._warm()
+                nursery.start_soon(maintain)
+                yield pool
+            except BaseException as exc:  # re-raised below, outside the nursery's group
+                caught = exc
+        finally:
+            background.cancel()
+            with trio.move_on_after(stop_timeout + KILL_REAP_TIMEOUT) as scope:
+                scope.shield = True
+                await pool._close()
+    pool._accepting = False
+    if caught is not None:
+        raise caught
+
+
+def _check_options(
+    max_workers: int,
+    spares: int,
+    max_tasks: int | None,
+    max_rss: int | None,
+    idle_timeout: float,
+    codec: str,
+) -> None:
+    if not isinstance(max_workers, int) or max_workers < 1:
+        raise ValueError(f"max_workers must be a positive int, not {max_workers!r}")
+    if not 0 <= spares <= max_workers:
+        raise ValueError(f"spares must be in 0..max_workers ({max_workers}), not {spares!r}")
+    for name, value in (("max_tasks", max_tasks), ("max_rss", max_rss)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive int or None, not {value!r}")
+    if not idle_timeout > 0 or math.isnan(idle_timeout):
+        raise ValueError(f"idle_timeout must be positive, not {idle_timeout!r}")
+    if codec not in ("msgpack", "pickle"):
+        raise ValueError(f"codec must be 'msgpack' or 'pickle', not {codec!r}")

@@ -1,0 +1,167 @@
+"""The framed channel, in one process: limits, protocol errors, coalescing, cancellation."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+import trio
+import trio.testing
+
+from spawn import Channel, Codec, EncodeError, FrameTooLarge, ProtocolError
+
+
+class CountingStream(trio.abc.HalfCloseableStream):
+    """A stream that counts the writes that reach it."""
+
+    def __init__(self, inner: trio.abc.HalfCloseableStream) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes += 1
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        await self.inner.send_eof()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _pair() -> tuple[Channel, trio.abc.HalfCloseableStream]:
+    ours, theirs = trio.testing.memory_stream_pair()
+    return Channel(ours, Codec()), theirs
+
+
+async def test_round_trip_keeps_tuples() -> None:
+    left, right = trio.testing.memory_stream_pair()
+    a, b = Channel(left, Codec()), Channel(right, Codec())
+    await a.send({"t": (1, (2, b"x")), "l": [None, 1.5]})
+    assert await b.receive() == {"t": (1, (2, b"x")), "l": [None, 1.5]}
+
+
+async def test_huge_length_prefix_rejected_without_allocating() -> None:
+    """Acceptance: a length prefix of 0xFFFFFFFF is rejected without allocating."""
+    channel, peer = _pair()
+    await peer.send_all(b"\xff\xff\xff\xff")
+    tracemalloc.start()
+    try:
+        with pytest.raises(FrameTooLarge):
+            await channel.receive()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024
+    with pytest.raises(ProtocolError):  # the channel stays broken
+        await channel.receive()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\x00\x00\x00\x02\xc1\xc1", b"\x00\x00\x00\x03\x93\x01\x02"],
+    ids=["undecodable", "short-array"],
+)
+async def test_garbage_is_a_protocol_error(garbage: bytes) -> None:
+    """Acceptance: garbage bytes give a protocol error."""
+    channel, peer = _pair()
+    await peer.send_all(garbage)
+    with pytest.raises(ProtocolError):
+        await channel.receive()
+
+
+async def test_truncated_frame_is_a_protocol_error() -> None:
+    """Acceptance: a truncated frame gives a protocol error; EOF between frames ends."""
+    channel, peer = _pair()
+    await peer.send_all(b"\x00\x00\x00\x10abc")
+    await peer.send_eof()
+    with pytest.raises(ProtocolError, match="end of file"):
+        await channel.receive()
+    clean, peer2 = _pair()
+    await peer2.send_eof()
+    with pytest.raises(trio.EndOfChannel):
+        await clean.receive()
+
+
+async def test_deep_nesting_rejected_without_recursion_error() -> None:
+    """Acceptance: deeply nested msgpack is rejected without RecursionError."""
+    channel, peer = _pair()
+    for body in (b"\x91" * 100_000 + b"\xc0", b"\xd4\x00\x91" * 2000 + b"\xc0"):
+        channel, peer = _pair()
+        await peer.send_all(len(body).to_bytes(4, "big") + body)
+        with pytest.raises(ProtocolError) as info:
+            await channel.receive()
+        assert not isinstance(info.value.__cause__, RecursionError)
+
+
+async def test_unencodable_value_raises_at_the_sender() -> None:
+    ours, _theirs = trio.testing.memory_stream_pair()
+    counting = CountingStream(ours)
+    channel = Channel(counting, Codec())
+    with pytest.raises(EncodeError):
+        await channel.send({1: "int key"})
+    assert counting.writes == 0
+
+
+async def test_coalescing_1000_frames_in_at_most_20_writes() -> None:
+    """Acceptance: 1,000 frames queued at once leave in at most 20 writes (counted)."""
+    ours, theirs = trio.testing.memory_stream_pair()
+    counting = CountingStream(ours)
+    sender = Channel(counting, Codec())
+    receiver = Channel(theirs, Codec())
+    received: list[object] = []
+
+    async def receive_all() -> None:
+        for _ in range(1000):
+            received.append(await receiver.receive())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receive_all)
+        async with trio.open_nursery() as senders:
+            for i in range(1000):
+                senders.start_soon(sender.send, i)
+    assert sorted(received) == list(range(1000))  # type: ignore[type-var]
+    assert counting.writes <= 20, counting.writes
+    assert sender.writes == counting.writes
+
+
+async def test_cancelled_send_still_queued_is_withdrawn() -> None:
+    """A send cancelled while its frame waits behind a blocked write sends nothing."""
+    ours, theirs = trio.testing.memory_stream_pair()
+    gate = trio.Event()
+    counting = CountingStream(ours)
+    original = counting.send_all
+
+    async def slow_send_all(data: bytes | bytearray | memoryview) -> None:
+        await gate.wait()
+        await original(data)
+
+    counting.send_all = slow_send_all  # type: ignore[method-assign]
+    sender, receiver = Channel(counting, Codec()), Channel(theirs, Codec())
+    outcome: list[str] = []
+
+    async def send_withdrawn(scope: trio.CancelScope) -> None:
+        with scope:
+            await sender.send("withdrawn")
+            outcome.append("sent")
+        outcome.append("cancelled" if scope.cancelled_caught else "not cancelled")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sender.send, "first")
+        await trio.testing.wait_all_tasks_blocked()
+        scope = trio.CancelScope()
+        nursery.start_soon(send_withdrawn, scope)
+        await trio.testing.wait_all_tasks_blocked()
+        scope.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        gate.set()
+    await sender.send("last")
+    assert outcome == ["cancelled"]
+    assert await receiver.receive() == "first"
+    assert await receiver.receive() == "last"
