@@ -13,9 +13,12 @@ SuiteFn = Callable[[bool], list[Case]]
 
 
 def _suites() -> dict[str, SuiteFn]:
-    from . import _inproc, _spawn
+    from . import _executor, _inproc, _spawn
 
-    return {"inproc": _inproc.cases, "spawn": _spawn.cases}
+    def spawn_suite(quick: bool) -> list[Case]:
+        return _spawn.cases(quick) + _executor.cases(quick)
+
+    return {"inproc": _inproc.cases, "spawn": spawn_suite}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

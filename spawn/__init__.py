@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ._codec import ExtCodec as ExtCodec
     from ._codec import ExtRegistry as ExtRegistry
     from ._codec import Limits as Limits
+    from ._executor import BrokenWorker as BrokenWorker
+    from ._executor import Executor as Executor
     from ._pool import Pool as Pool
     from ._pool import PoolStatistics as PoolStatistics
     from ._pool import open_pool as open_pool
@@ -42,7 +44,9 @@ if TYPE_CHECKING:
     from ._worker import start_worker as start_worker
 
 _LAZY = {
+    "BrokenWorker": "._executor",
     "Channel": "._channel",
+    "Executor": "._executor",
     "Codec": "._codec",
     "ExtCodec": "._codec",
     "ExtRegistry": "._codec",
@@ -75,11 +79,13 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "FUNCTION_WORKER",
+    "BrokenWorker",
     "Channel",
     "Codec",
     "CodecError",
     "DecodeError",
     "EncodeError",
+    "Executor",
     "ExtCodec",
     "ExtRegistry",
     "FrameTooLarge",
