@@ -157,13 +157,19 @@ class Runtime:
     ) -> None:
         cell.task = trio.lowlevel.current_task()
         try:
+            # init runs in the spawner's stead: a cancelled spawner interrupts it.
             with trio.CancelScope() as cell.life:
                 await self._init(cell, args)
-                if link is not None:
-                    self._link_cells(cell, link)
-                cell.started = True
-                self._spawned += 1
-                task_status.started()
+            if cell.life.cancelled_caught:
+                raise InitError(f"{cell.ref} was killed before its init returned")
+            if link is not None:
+                self._link_cells(cell, link)
+            cell.started = True
+            self._spawned += 1
+            task_status.started()
+            # From here the runtime owns the actor's end: a cancellation from outside
+            # does not reach it; stop() and aclose() ask, wait, then kill (cell.life).
+            with trio.CancelScope(shield=True), trio.CancelScope() as cell.life:
                 cell.reason = await self._serve(cell)
         finally:
             self._exit(cell)
@@ -605,16 +611,23 @@ async def open_runtime(
     codec of the process layer, as if it crossed a process boundary: a program
     can be tested for process placement before it is split. On exit every
     remaining actor is stopped (newest first) within ``shutdown_timeout``
-    seconds, then killed.
+    seconds, then killed. An exception from the body comes out as itself.
     """
+    caught: BaseException | None = None
     async with trio.open_nursery() as nursery:
         runtime = Runtime(nursery, encode_messages=encode_messages, mailbox_size=mailbox_size)
         nursery.start_soon(runtime._serve_deadlines)
         try:
             yield runtime
+        except BaseException as exc:
+            # Actor tasks never raise out of the nursery (an error is an exit reason),
+            # so the body's exception is the only one: raise it as itself, not in a group.
+            caught = exc
         finally:
             with trio.CancelScope(shield=True):
                 await runtime.aclose(shutdown_timeout)
+    if caught is not None:
+        raise caught
 
 
 def _timed_out(caller: Caller) -> CallTimeout:

@@ -11,6 +11,7 @@ import trio.testing
 
 from actors import (
     KILLED,
+    SHUTDOWN,
     Actor,
     Caller,
     Down,
@@ -149,3 +150,25 @@ async def test_ten_thousand_actors_leave_no_task_behind() -> None:
                 nursery.start_soon(runtime.stop, ref)
         stats = runtime.statistics()
         assert (stats.actors, stats.tasks, stats.spawned, stats.exited) == (0, 0, 10_000, 10_000)
+
+
+async def test_an_error_in_the_body_comes_out_as_itself() -> None:
+    async def body() -> None:
+        async with open_runtime() as runtime:
+            await runtime.spawn(Probe)
+            raise KeyError("mine")
+
+    with pytest.raises(KeyError, match="mine"):
+        await body()
+
+
+async def test_cancelling_the_body_stops_the_actors_and_propagates(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[Any] = []
+    with trio.move_on_after(1) as scope:
+        async with open_runtime() as runtime:
+            await runtime.spawn(Probe, False, log)
+            await trio.sleep_forever()
+    assert scope.cancelled_caught
+    assert [reason for _, reason in log] == [SHUTDOWN]
