@@ -1,3 +1,77 @@
 """Supervision trees with OTP's semantics, the daemon runner and the command line."""
 
-__all__: list[str] = []
+from ._backoff import backoff_delay as backoff_delay
+from ._backoff import current_attempt as current_attempt
+from ._check import check_child as check_child
+from ._check import check_supervisor as check_supervisor
+from ._decisions import should_restart as should_restart
+from ._exceptions import AlreadyPresent as AlreadyPresent
+from ._exceptions import AlreadyStarted as AlreadyStarted
+from ._exceptions import ChildNotFound as ChildNotFound
+from ._exceptions import ChildNotRunning as ChildNotRunning
+from ._exceptions import ChildRestarting as ChildRestarting
+from ._exceptions import ChildRunning as ChildRunning
+from ._exceptions import InvalidSpec as InvalidSpec
+from ._exceptions import NotSupported as NotSupported
+from ._exceptions import StartFailed as StartFailed
+from ._exceptions import StashFull as StashFull
+from ._exceptions import SupervisorError as SupervisorError
+from ._exceptions import TreeExited as TreeExited
+from ._intensity import Restarts as Restarts
+from ._intensity import add_restart as add_restart
+from ._intensity import exceeded as exceeded
+from ._spec import BRUTAL_KILL as BRUTAL_KILL
+from ._spec import INFINITY as INFINITY
+from ._spec import AutoShutdown as AutoShutdown
+from ._spec import Backoff as Backoff
+from ._spec import ChildKind as ChildKind
+from ._spec import ChildSpec as ChildSpec
+from ._spec import Restart as Restart
+from ._spec import ShutdownMode as ShutdownMode
+from ._spec import ShutdownPolicy as ShutdownPolicy
+from ._spec import Strategy as Strategy
+from ._spec import Supervisor as Supervisor
+from ._state import ChildCounts as ChildCounts
+from ._state import ChildInfo as ChildInfo
+from ._tree import ChildAddress as ChildAddress
+from ._tree import SupervisorHandle as SupervisorHandle
+from ._tree import open_tree as open_tree
+
+__all__ = [
+    "BRUTAL_KILL",
+    "INFINITY",
+    "AlreadyPresent",
+    "AlreadyStarted",
+    "AutoShutdown",
+    "Backoff",
+    "ChildAddress",
+    "ChildCounts",
+    "ChildInfo",
+    "ChildKind",
+    "ChildNotFound",
+    "ChildNotRunning",
+    "ChildRestarting",
+    "ChildRunning",
+    "ChildSpec",
+    "InvalidSpec",
+    "NotSupported",
+    "Restart",
+    "Restarts",
+    "ShutdownMode",
+    "ShutdownPolicy",
+    "StartFailed",
+    "StashFull",
+    "Strategy",
+    "Supervisor",
+    "SupervisorError",
+    "SupervisorHandle",
+    "TreeExited",
+    "add_restart",
+    "backoff_delay",
+    "check_child",
+    "check_supervisor",
+    "current_attempt",
+    "exceeded",
+    "open_tree",
+    "should_restart",
+]

@@ -1,0 +1,109 @@
+"""The supervisor's exceptions; every one derives from :class:`SupervisorError`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from actors import NoSuchActor
+
+if TYPE_CHECKING:
+    from actors import ActorRef, ExitReason
+
+
+class SupervisorError(Exception):
+    """Base of every error raised by :mod:`supervisor`."""
+
+
+class InvalidSpec(SupervisorError, ValueError):
+    """Raised by the spec check (``check_supervisor``, ``open_tree``, ``start_child``).
+
+    Nothing has started when it is raised. ``child_id`` names the bad child
+    (``None`` for the supervisor's own flags), ``field`` the bad field.
+    """
+
+    def __init__(self, child_id: str | None, field: str, problem: str) -> None:
+        where = "supervisor flags" if child_id is None else f"child {child_id!r}"
+        super().__init__(f"{where}: {field}: {problem}")
+        self.child_id = child_id
+        self.field = field
+        self.problem = problem
+
+
+class StartFailed(SupervisorError):
+    """Raised when a child could not start: by ``open_tree`` and by ``start_child``.
+
+    At supervisor start, the children started before it were stopped (reverse
+    order) first. ``path`` names the child in the tree (``"sub/worker"``); the
+    cause is ``__cause__`` (an :class:`~actors.InitError` for a worker).
+    """
+
+    def __init__(self, path: str, cause: BaseException) -> None:
+        super().__init__(f"child {path!r} failed to start: {_describe(cause)}")
+        self.path = path
+
+
+class AlreadyStarted(SupervisorError):
+    """Raised by ``start_child`` when a running child has that id; ``ref`` is that child."""
+
+    def __init__(self, child_id: str, ref: ActorRef) -> None:
+        super().__init__(f"child {child_id!r} is already started as {ref}")
+        self.child_id = child_id
+        self.ref = ref
+
+
+class AlreadyPresent(SupervisorError):
+    """Raised by ``start_child`` when a stopped child keeps that id (delete it first)."""
+
+
+class ChildRunning(SupervisorError):
+    """Raised by ``restart_child`` and ``delete_child`` when the child is running."""
+
+
+class ChildRestarting(SupervisorError):
+    """Raised by ``restart_child`` and ``delete_child`` while the child waits to restart."""
+
+
+class ChildNotFound(SupervisorError, LookupError):
+    """Raised by the operations (and tree paths) naming a child the supervisor does not have."""
+
+
+class NotSupported(SupervisorError):
+    """Raised by an operation that the supervisor's strategy does not allow.
+
+    A dynamic supervisor (``SIMPLE_ONE_FOR_ONE``) has no ids: ``restart_child``
+    and ``delete_child`` are refused, and ``terminate_child`` takes a ref.
+    """
+
+
+class ChildNotRunning(SupervisorError, NoSuchActor):
+    """Raised by a ``call`` to a tree child that has no running incarnation.
+
+    A ``cast`` or ``send`` to such a child is dropped (a dead letter), as for a
+    dead ref, unless the child waits to restart under backoff (then it is stashed).
+    """
+
+
+class StashFull(SupervisorError):
+    """Raised by a send to a child waiting to restart under backoff when its stash is full.
+
+    The message was not stashed. The bound is the child's ``Backoff.stash_size``.
+    """
+
+
+class TreeExited(SupervisorError):
+    """Raised by ``open_tree`` when the root supervisor exited while the body ran.
+
+    The body is cancelled first. ``reason`` is the root's exit reason, e.g.
+    ``Shutdown("reached_max_restart_intensity")`` after an escalation.
+    """
+
+    def __init__(self, reason: ExitReason) -> None:
+        super().__init__(f"the root supervisor exited: {reason}")
+        self.reason = reason
+
+
+def _describe(cause: BaseException) -> str:
+    inner = cause.__cause__
+    if isinstance(inner, StartFailed):
+        return str(inner)
+    return str(cause)

@@ -1,0 +1,147 @@
+"""The supervisor's one state record: its flags, its children in start order, its restarts."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from actors import ActorRef, Timer
+
+from ._directory import Directory
+from ._intensity import Restarts
+from ._spec import ChildKind, ChildSpec, Strategy, Supervisor
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    """One line of ``which_children`` (OTP: ``{Id, Child, Type, Modules}``).
+
+    ``ref`` is the running incarnation, or ``None``; ``restarting`` is True
+    while the child waits to be restarted. A dynamic child has ``id=None``.
+    """
+
+    id: str | None
+    ref: ActorRef | None
+    restarting: bool
+    kind: ChildKind
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCounts:
+    """The answer of ``count_children``."""
+
+    specs: int  #: child specs (1 for a dynamic supervisor)
+    active: int  #: children running now
+    supervisors: int  #: children that are supervisors, running or not
+    workers: int  #: children that are workers, running or not
+
+
+@dataclass(frozen=True, slots=True)
+class TreeContext:
+    """Where a supervisor sits: its path, its tree's directory, and its parent (if any)."""
+
+    path: str
+    directory: Directory
+    parent: ActorRef | None
+
+
+class Child:
+    """A static child: its spec and what runs of it now."""
+
+    __slots__ = ("attempt", "path", "ref", "restarting", "spec", "started_at", "timer")
+
+    def __init__(self, spec: ChildSpec, path: str) -> None:
+        self.spec = spec
+        self.path = path
+        self.ref: ActorRef | None = None
+        self.restarting = False  # waits for a retry or a backoff delay
+        self.timer: Timer | None = None  # the pending backoff delay
+        self.started_at = 0.0
+        self.attempt = 0  # backoff restarts since the last quiet period
+
+    def info(self) -> ChildInfo:
+        return ChildInfo(self.spec.id, self.ref, self.restarting, self.spec.kind)
+
+
+class State:
+    """Everything one supervisor knows (OTP's ``#state{}``)."""
+
+    def __init__(self, spec: Supervisor, path: str) -> None:
+        self.flags = spec
+        self.path = path
+        self.restarts: Restarts = ()
+        self.children: list[Child] = []  # static children, in start order
+        self.by_ref: dict[ActorRef, Child] = {}
+        self.dynamic: dict[ActorRef, tuple[Any, ...]] = {}  # running dynamic child -> its args
+        self.retrying: dict[int, tuple[Any, ...]] = {}  # dynamic restarts to try again
+        self._tokens = itertools.count()
+        for child_spec in spec.children:
+            if not self.is_dynamic:
+                self.children.append(Child(child_spec, self.child_path(child_spec.id)))
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.flags.strategy is Strategy.SIMPLE_ONE_FOR_ONE
+
+    @property
+    def template(self) -> ChildSpec:
+        return self.flags.children[0]
+
+    @property
+    def display(self) -> str:
+        return "/" + self.path
+
+    def child_path(self, child_id: str) -> str:
+        return f"{self.path}/{child_id}" if self.path else child_id
+
+    def find(self, child_id: str) -> Child | None:
+        for child in self.children:
+            if child.spec.id == child_id:
+                return child
+        return None
+
+    def remove(self, child: Child) -> None:
+        self.children.remove(child)
+        if child.ref is not None:
+            self.by_ref.pop(child.ref, None)
+
+    def retry_token(self, args: tuple[Any, ...]) -> int:
+        token = next(self._tokens)
+        self.retrying[token] = args
+        return token
+
+    def group(self, child: Child) -> list[Child]:
+        """The children a restart of ``child`` concerns, in start order."""
+        match self.flags.strategy:
+            case Strategy.ONE_FOR_ALL:
+                return list(self.children)
+            case Strategy.REST_FOR_ONE:
+                return self.children[self.children.index(child) :]
+        return [child]
+
+    def which_children(self) -> list[ChildInfo]:
+        if not self.is_dynamic:
+            return [child.info() for child in self.children]
+        kind = self.template.kind
+        running = [ChildInfo(None, ref, False, kind) for ref in self.dynamic]
+        return running + [ChildInfo(None, None, True, kind) for _ in self.retrying]
+
+    def count_children(self) -> ChildCounts:
+        if self.is_dynamic:
+            size = len(self.dynamic) + len(self.retrying)
+            supervisors = size if self.template.kind is ChildKind.SUPERVISOR else 0
+            return ChildCounts(1, len(self.dynamic), supervisors, size - supervisors)
+        supervisors = sum(1 for c in self.children if c.spec.kind is ChildKind.SUPERVISOR)
+        active = sum(1 for c in self.children if c.ref is not None)
+        return ChildCounts(
+            len(self.children), active, supervisors, len(self.children) - supervisors
+        )
+
+    def significant_left(self) -> bool:
+        """Whether a significant child still runs (or waits to restart)."""
+        if self.is_dynamic:
+            return bool(self.dynamic or self.retrying)
+        return any(
+            c.spec.significant and (c.ref is not None or c.restarting) for c in self.children
+        )
