@@ -24,6 +24,9 @@ from ._messages import Down as Down
 from ._messages import Exit as Exit
 from ._messages import GroupJoined as GroupJoined
 from ._messages import GroupLeft as GroupLeft
+from ._placement import Placement as Placement
+from ._placement import SharedWorker as SharedWorker
+from ._placement import check_placement as check_placement
 from ._reasons import KILLED as KILLED
 from ._reasons import NOPROC as NOPROC
 from ._reasons import NORMAL as NORMAL
@@ -78,13 +81,16 @@ __all__ = [
     "NoSuchActor",
     "Normal",
     "NotRunning",
+    "Placement",
     "Reply",
     "Runtime",
     "RuntimeStatistics",
+    "SharedWorker",
     "Shutdown",
     "StartIgnored",
     "Stop",
     "Timer",
+    "check_placement",
     "is_abnormal",
     "open_runtime",
 ]

@@ -14,6 +14,7 @@ from ._ref import ActorRef, MonitorRef, NamedRef
 
 if TYPE_CHECKING:
     from ._cell import Cell
+    from ._placement import Placement
     from ._runtime import Runtime
 
 logger = logging.getLogger("actors")
@@ -136,10 +137,19 @@ class Actor:
         link: bool = False,
         name: str | None = None,
         mailbox_size: int | None = None,
+        placement: Placement = "task",
     ) -> ActorRef:
-        """Start another actor; with ``link=True`` it is linked to this one (spawn_link)."""
+        """Start another actor; with ``link=True`` it is linked to this one (spawn_link).
+
+        ``placement`` as for :meth:`Runtime.spawn`.
+        """
         return await self._cell.runtime.spawn(
-            cls, *args, name=name, mailbox_size=mailbox_size, _link=self._cell if link else None
+            cls,
+            *args,
+            name=name,
+            mailbox_size=mailbox_size,
+            placement=placement,
+            _link=self._cell if link else None,
         )
 
     def reply(self, caller: Caller, value: object) -> None:
@@ -173,11 +183,11 @@ class Actor:
 
     def join(self, group: str) -> None:
         """Join ``group`` (once more, if already a member)."""
-        self._cell.runtime.groups.join(group, self._cell)
+        self._cell.runtime.join(group, self._cell)
 
     def leave(self, group: str) -> bool:
         """Leave ``group`` once; False when not a member."""
-        return self._cell.runtime.groups.leave(group, self._cell)
+        return self._cell.runtime.leave(group, self._cell)
 
     def watch_group(self, group: str) -> list[ActorRef]:
         """Be told of joins and leaves in ``group``; returns its members now."""
@@ -187,17 +197,17 @@ class Actor:
         self._cell.runtime.groups.unwatch(group, self._cell)
 
 
-@final
 class Caller:
     """Who is waiting for the answer to one call (OTP's ``From``); made by the runtime.
 
     Keep it to answer later with :meth:`Actor.reply` after returning :class:`NoReply`.
     """
 
-    __slots__ = ("_cell", "_done", "_result", "_task", "_timed")
+    __slots__ = ("_cell", "_done", "_remote_id", "_result", "_task", "_timed")
 
     def __init__(self, cell: Cell) -> None:
         self._cell = cell
+        self._remote_id: int | None = None  # the call's id on the wire, if it left us
         self._done = False
         self._timed = False  # has an entry in the runtime's deadline heap
         self._result: Any = None  # an outcome.Outcome once answered

@@ -33,15 +33,19 @@ class Cell:
         "pending",
         "reason",
         "ref",
+        "remote",
         "runtime",
         "started",
         "stop_reason",
+        "subscribers",
         "task",
         "timers",
         "watching",
     )
 
-    def __init__(self, runtime: Runtime, ref: ActorRef, actor: Actor, mailbox: Mailbox) -> None:
+    def __init__(
+        self, runtime: Runtime, ref: ActorRef, actor: Actor | None, mailbox: Mailbox
+    ) -> None:
         self.runtime = runtime
         self.ref = ref
         self.actor = actor
@@ -61,6 +65,8 @@ class Cell:
         self.pending: set[Caller] = set()  # calls to this actor not answered yet
         self.timers: set[Timer] = set()
         self.groups: dict[str, int] = {}  # group -> times joined
+        self.remote = False  # a proxy of an actor on another node (actor is None)
+        self.subscribers: set[str] = set()  # nodes with a proxy of this actor
 
     def __repr__(self) -> str:
         return f"<Cell {self.ref} {type(self.actor).__qualname__}>"

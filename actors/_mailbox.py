@@ -78,6 +78,12 @@ class Mailbox:
         if not self.try_put(envelope):
             raise WouldBlock
 
+    def put_forced(self, envelope: Envelope) -> None:
+        """Enqueue a user message past the bound: its sender paid with a credit."""
+        self._queue.append(envelope)
+        self._user += 1
+        self._wake_reader()
+
     def try_put(self, envelope: Envelope) -> bool:
         """Enqueue if there is room now (False otherwise); raises :class:`Closed`.
 
@@ -98,14 +104,10 @@ class Mailbox:
         Cancellation is atomic: when this raises ``Cancelled`` nothing was enqueued.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        if self._closed:
-            raise Closed
-        if self._user < self._bound and not self._blocked:
-            self._queue.append(envelope)
-            self._user += 1
-            self._wake_reader()
+        if self.try_put(envelope):
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
+        self._before_waiting(envelope)
         waiter = _Waiter(envelope, trio.lowlevel.current_task())
         self._blocked.append(waiter)
 
@@ -114,6 +116,9 @@ class Mailbox:
             return Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def _before_waiting(self, envelope: Envelope) -> None:
+        """A hook: whatever must fail now rather than once room comes."""
 
     # -- the reader -----------------------------------------------------------
 

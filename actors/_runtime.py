@@ -19,6 +19,7 @@ import itertools
 import logging
 import math
 import secrets
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import outcome
 import trio
 
 from spawn import Codec
+from spawn._fnworker import resolve
 
 from ._behaviour import Actor, Caller, Ignore, NoReply, Reply, Stop, Timer
 from ._cell import Cell
@@ -47,7 +49,21 @@ from ._exceptions import (
 from ._groups import Groups
 from ._mailbox import CALL, CAST, INFO, SYSTEM, Closed, Envelope, Mailbox, WouldBlock
 from ._messages import Down, Exit
-from ._reasons import NOPROC, SHUTDOWN, Crash, ExitReason, Normal
+from ._node import (
+    EXIT,
+    JOIN,
+    KILL,
+    LEAVE,
+    LINK,
+    SPAWNED,
+    STOP,
+    UNLINK,
+    CreditSlot,
+    RemoteCaller,
+    Router,
+)
+from ._placement import Placement, WorkerSet, check_placement
+from ._reasons import KILLED, NOPROC, SHUTDOWN, Crash, ExitReason, NoProc, Normal
 from ._ref import ActorRef, MonitorRef, NamedRef
 from ._wire import actor_registry
 
@@ -100,6 +116,7 @@ class Runtime:
         *,
         encode_messages: bool,
         mailbox_size: int,
+        max_workers: int = 64,
     ) -> None:
         self.node = secrets.token_hex(3)
         self.groups = Groups()
@@ -107,6 +124,7 @@ class Runtime:
         self._nursery = nursery
         self._encode = encode_messages
         self._mailbox_size = _check_mailbox_size(mailbox_size)
+        self._max_workers = max_workers
         self._cells: dict[int, Cell] = {}
         self._names: dict[str, Cell] = {}
         self._ids = itertools.count(1)
@@ -117,6 +135,8 @@ class Runtime:
         self._deadlines = Deadlines(_timed_out)
         self._system = trio.CancelScope()
         self._deadline_task: trio.lowlevel.Task | None = None
+        self._router: Router | None = None
+        self._workers: WorkerSet | None = None  # the root's actor workers, once used
 
     # -- starting -------------------------------------------------------------
 
@@ -126,18 +146,26 @@ class Runtime:
         *args: Any,
         name: str | None = None,
         mailbox_size: int | None = None,
+        placement: Placement = "task",
         _link: Cell | None = None,
     ) -> ActorRef:
         """Start ``cls`` with ``init(*args)``; return its ref once ``init`` returned.
 
-        Raises :class:`InitError` (init raised), :class:`StartIgnored` (init
-        declined), :class:`NameTaken` (``name`` is held) or :class:`NotRunning`.
+        ``placement`` is ``"task"`` (here), ``"process"`` (a worker process of its
+        own, taken from a warm pool) or ``SharedWorker(name)`` (one worker process
+        for every actor placed there). An actor in a process needs an importable
+        class and arguments the codec can carry. Raises :class:`InitError` (init
+        raised; for a process actor the cause is boxed), :class:`StartIgnored`
+        (init declined), :class:`NameTaken` (``name`` is held),
+        :class:`~spawn.EncodeError` or :class:`NotRunning`.
         """
         if not (isinstance(cls, type) and issubclass(cls, Actor)):
             raise TypeError(f"spawn takes a subclass of actors.Actor, not {cls!r}")
         if not self._open:
             raise NotRunning("the runtime is closed")
         bound = self._mailbox_size if mailbox_size is None else _check_mailbox_size(mailbox_size)
+        if check_placement(placement) != "task":
+            return await self._spawn_remote(cls, args, name, bound, placement, _link)
         actor = cls()
         ref = ActorRef(self.node, next(self._ids), self)
         cell = Cell(self, ref, actor, Mailbox(bound))
@@ -147,6 +175,69 @@ class Runtime:
         self._cells[ref.id] = cell
         await self._nursery.start(self._actor_main, cell, args, _link)
         return ref
+
+    async def _spawn_remote(
+        self,
+        cls: type[Actor],
+        args: tuple[Any, ...],
+        name: str | None,
+        bound: int,
+        placement: Placement,
+        link: Cell | None,
+    ) -> ActorRef:
+        if self._workers is None:
+            if self._router is not None and not self._router.hub:
+                raise ValueError("an actor in a worker spawns its own actors as tasks")
+            self._workers = WorkerSet(self, max_workers=self._max_workers, start_timeout=30.0)
+        if name is not None and name in self._names:
+            raise NameTaken(name, self._names[name].ref)
+        self.codec.encode(list(args))  # EncodeError here, before a worker is taken
+        cell = await self._workers.spawn(cls, args, bound=bound, placement=placement, link=link)
+        if link is not None:
+            self._link_cells(cell, link, tell=False)  # the worker linked its side at start
+        if name is not None:
+            self._register(name, cell)
+        return cell.ref
+
+    def _ensure_router(self, *, hub: bool) -> Router:
+        if self._router is None:
+            self._router = Router(self, hub=hub)
+        return self._router
+
+    async def _spawn_for(self, source: str, frame: list[Any]) -> None:
+        """In a worker: start an actor the root asked for, and answer."""
+        _, _, _, request, module, qualname, args, bound, link_ref = frame
+        router = self._ensure_router(hub=False)
+        ref: ActorRef | None = None
+        box: object = None
+        ignored = False
+        try:
+            cls = resolve(module, qualname)
+            if not (isinstance(cls, type) and issubclass(cls, Actor)):
+                raise TypeError(f"{module}.{qualname} is not an actors.Actor")
+            link = None if link_ref is None else router.proxy(link_ref)
+            ref = await self.spawn(cls, *args, mailbox_size=bound, _link=link)
+            cell = self._cells.get(ref.id)
+            if cell is not None:
+                cell.subscribers.add(source)  # before SPAWNED: no exit can be missed
+        except StartIgnored:
+            ignored = True
+        except Exception as exc:
+            cause = exc.__cause__ if isinstance(exc, InitError) and exc.__cause__ else exc
+            text = "".join(traceback.format_exception(cause))
+            box = [f"{type(cause).__module__}.{type(cause).__qualname__}", str(cause), text]
+        router.post(source, [SPAWNED, source, "", request, ref, box, ignored, bound])
+
+    def _spawned_reply(self, frame: list[Any]) -> None:
+        if self._workers is not None:
+            self._workers.spawned(frame)
+
+    def _on_node_down(self, node: str) -> None:
+        if self._workers is not None:
+            self._workers.node_down(node)
+
+    def _resolve_caller(self, caller: Caller, result: outcome.Outcome[Any]) -> None:
+        _resolve(caller, result)
 
     async def _actor_main(
         self,
@@ -167,6 +258,11 @@ class Runtime:
             cell.started = True
             self._spawned += 1
             task_status.started()
+            if trio.lowlevel.current_task().parent_nursery is not self._nursery:
+                # The spawner was cancelled while this actor started, so trio left it
+                # in the spawner's nursery, which waits for it: it must not serve.
+                cell.reason = KILLED
+                return
             # From here the runtime owns the actor's end: a cancellation from outside
             # does not reach it; stop() and aclose() ask, wait, then kill (cell.life).
             with trio.CancelScope(shield=True), trio.CancelScope() as cell.life:
@@ -175,9 +271,10 @@ class Runtime:
             self._exit(cell)
 
     async def _init(self, cell: Cell, args: tuple[Any, ...]) -> None:
-        qualname = type(cell.actor).__qualname__
+        actor = _actor(cell)
+        qualname = type(actor).__qualname__
         try:
-            result = await cell.actor.init(*args)
+            result = await actor.init(*args)
         except Exception as exc:
             raise InitError(f"{qualname}.init failed: {exc!r}") from exc
         if isinstance(result, Ignore):
@@ -199,19 +296,21 @@ class Runtime:
             reason = Crash(exc)
         cell.stop_reason = reason
         try:
-            await cell.actor.terminate(reason)
+            await _actor(cell).terminate(reason)
         except Exception as exc:
             reason = Crash(exc)
         return reason
 
     async def _loop(self, cell: Cell) -> None:
         """Handle messages until a handler returns :class:`Stop`."""
-        actor = cell.actor
+        actor = _actor(cell)
         get = cell.mailbox.get
         while True:
             kind, payload, extra = await get()
             if kind == CALL:
                 assert isinstance(extra, Caller)
+                if type(extra) is RemoteCaller:
+                    extra._credit.release()
                 result: object = await actor.handle_call(payload, extra)
                 cls = type(result)
                 if cls is Reply:
@@ -226,6 +325,8 @@ class Runtime:
                     cell.stop_reason = result.reason
                     return
                 raise _invalid(actor, "handle_call", result, "Reply(...), NoReply() or Stop(...)")
+            if type(extra) is CreditSlot:
+                extra.release()
             if kind == CAST:
                 result = await actor.handle_cast(payload)
                 where = "handle_cast"
@@ -241,33 +342,19 @@ class Runtime:
             raise _invalid(actor, where, result, "NoReply() or Stop(...)")
 
     def _exit(self, cell: Cell) -> None:
-        """Everything that happens, at once, when an actor has exited."""
-        cell.exited = True
+        """Everything that happens, at once, when a local actor has exited."""
         reason = cell.reason
         ref = cell.ref
         del self._cells[ref.id]
-        if cell.name is not None:
-            del self._names[cell.name]
         for _kind, _payload, extra in cell.mailbox.close():
             if _kind != SYSTEM and not isinstance(extra, Caller):
                 self._dead_letters += 1
-        if cell.pending:
-            error = outcome.Error(ActorExited(ref, reason))
-            for caller in list(cell.pending):
-                _resolve(caller, error)
         for timer in cell.timers:
             timer.cancel()
         if cell.started:
             self._exited += 1
-            for other in cell.links:
-                other.links.discard(cell)
-                self._exit_signal(other, ref, reason)
-            for monitor, watcher in cell.monitors.items():
-                del watcher.watching[monitor]
-                watcher.mailbox.put_system((SYSTEM, Down(monitor, ref, reason), None))
-            for monitor, target in cell.watching.items():
-                del target.monitors[monitor]
-            self.groups.drop(cell)
+            if self._router is not None:
+                self._router.exited(cell, reason)
             if isinstance(reason, Crash):
                 logger.error(
                     "%r (%s) crashed: %s",
@@ -277,6 +364,50 @@ class Runtime:
                     exc_info=reason.exc,
                     extra={"actor": repr(ref), "event": "crashed"},
                 )
+        self._notify_exit(cell, reason, fire_links=cell.started)
+
+    def _exit_remote(self, cell: Cell, reason: ExitReason, *, fire_links: bool) -> None:
+        """A proxy's actor exited: its node said so, or the node is gone.
+
+        Links fire here only when the node is gone; otherwise the node that hosted
+        the actor sends each linked actor its exit signal itself.
+        """
+        if cell.exited:
+            return
+        cell.reason = reason
+        cell.mailbox.close()
+        self._notify_exit(cell, reason, fire_links=fire_links)
+        if self._workers is not None:
+            self._workers.actor_exited(cell)
+
+    def _notify_exit(self, cell: Cell, reason: ExitReason, *, fire_links: bool) -> None:
+        """What an exit means to everyone else: names, calls, links, monitors, groups."""
+        cell.exited = True
+        ref = cell.ref
+        if cell.name is not None and self._names.get(cell.name) is cell:
+            del self._names[cell.name]
+            if self._router is not None:
+                self._router.name_changed(cell.name, None)
+        if cell.pending:
+            exc: Exception
+            if isinstance(reason, NoProc):  # it was dead before the call reached it
+                exc = NoSuchActor(f"{ref} is not alive")
+            else:
+                exc = ActorExited(ref, reason)
+            error = outcome.Error(exc)
+            for caller in list(cell.pending):
+                _resolve(caller, error)
+        if cell.started:
+            for other in cell.links:
+                other.links.discard(cell)
+                if fire_links:
+                    self._exit_signal(other, ref, reason)
+            for monitor, watcher in cell.monitors.items():
+                del watcher.watching[monitor]
+                watcher.mailbox.put_system((SYSTEM, Down(monitor, ref, reason), None))
+            for monitor, target in cell.watching.items():
+                del target.monitors[monitor]
+            self.groups.drop(cell)
         cell.links.clear()
         cell.monitors.clear()
         cell.watching.clear()
@@ -285,6 +416,11 @@ class Runtime:
     def _exit_signal(self, target: Cell, sender: ActorRef, reason: ExitReason) -> None:
         if target.exited:
             return
+        if target.remote:
+            assert self._router is not None
+            self._router.forward(target, EXIT, sender, reason)
+            return
+        assert target.actor is not None
         if target.actor.trap_exits:
             target.mailbox.put_system((SYSTEM, Exit(sender, reason), None))
         elif not isinstance(reason, Normal):
@@ -294,7 +430,10 @@ class Runtime:
         if cell.stop_reason is not None or cell.exited:
             return
         cell.stop_reason = reason
-        if cell.loop is not None:
+        if cell.remote:
+            assert self._router is not None
+            self._router.forward(cell, STOP, reason)
+        elif cell.loop is not None:
             cell.loop.cancel()
 
     # -- stopping -------------------------------------------------------------
@@ -316,6 +455,9 @@ class Runtime:
         cell = self._live_cell(ref)
         if cell is None:
             raise NoSuchActor(f"{ref} is not alive")
+        if cell.remote and self._workers is not None:
+            await self._workers.stop(cell, reason, timeout)
+            return cell.reason
         self._request_stop(cell, reason)
         with trio.move_on_after(math.inf if timeout is None else timeout):
             await cell.done.wait()
@@ -337,7 +479,11 @@ class Runtime:
         return True
 
     def _kill_cell(self, cell: Cell) -> None:
-        if cell.life is not None:
+        if cell.remote:
+            assert self._router is not None
+            if not cell.exited:
+                self._router.forward(cell, KILL)
+        elif cell.life is not None:
             cell.life.cancel()
 
     async def wait(self, ref: ActorRef) -> ExitReason:
@@ -356,15 +502,28 @@ class Runtime:
         return ExitWatch(self._live_cell(ref))
 
     def is_alive(self, ref: ActorRef) -> bool:
-        return self._live_cell(ref) is not None
+        """Whether ``ref`` is alive and not exiting, as far as this runtime knows.
+
+        As Erlang's ``is_process_alive``: an actor that is stopping (in its
+        ``terminate``) is no longer alive. For an actor in another process: whether
+        this runtime holds a live proxy of it (an actor it spawned there, or one it
+        has sent to).
+        """
+        if ref.node == self.node:
+            cell = self._cells.get(ref.id)
+            return cell is not None and cell.stop_reason is None
+        router = self._router
+        cell = None if router is None else router.proxies.get((ref.node, ref.id))
+        return cell is not None and not cell.exited
 
     # -- messages -------------------------------------------------------------
 
     def _live_cell(self, address: ActorRef | NamedRef) -> Cell | None:
         if type(address) is ActorRef:
-            if address._runtime is not self:
-                return None
-            return self._cells.get(address.id)
+            if address.node == self.node:
+                return self._cells.get(address.id)
+            router = self._router
+            return None if router is None else router.proxy(address)
         if type(address) is NamedRef:
             return self._names.get(address.name)
         raise TypeError(f"not an actor address: {address!r}")
@@ -415,6 +574,8 @@ class Runtime:
                 cell.pending.discard(caller)
                 if caller._timed:
                     self._deadlines.discard()
+                if caller._remote_id is not None and self._router is not None:
+                    self._router.forget_call(caller)
 
     def reply(self, caller: Caller, value: object) -> None:
         """See :meth:`Actor.reply`."""
@@ -482,22 +643,30 @@ class Runtime:
     def link(self, cell: Cell, target: ActorRef) -> None:
         other = self._live_cell(target)
         if other is None:
-            if cell.actor.trap_exits:
+            if _actor(cell).trap_exits:
                 cell.mailbox.put_system((SYSTEM, Exit(target, NOPROC), None))
                 return
             raise NoSuchActor(f"cannot link to {target}: it is not alive")
         self._link_cells(cell, other)
 
-    def _link_cells(self, a: Cell, b: Cell) -> None:
-        if a is not b:
-            a.links.add(b)
-            b.links.add(a)
+    def _link_cells(self, a: Cell, b: Cell, *, tell: bool = True) -> None:
+        """Link two cells; a proxy's node is told (unless it knows already)."""
+        if a is b:
+            return
+        a.links.add(b)
+        b.links.add(a)
+        if tell and self._router is not None:
+            for remote, local in ((a, b), (b, a)):
+                if remote.remote and not local.remote:
+                    self._router.forward(remote, LINK, local.ref)
 
     def unlink(self, cell: Cell, target: ActorRef) -> None:
         other = self._live_cell(target)
         if other is not None:
             cell.links.discard(other)
             other.links.discard(cell)
+            if other.remote and self._router is not None:
+                self._router.forward(other, UNLINK, cell.ref)
 
     def monitor(self, watcher: Cell, target: ActorRef | NamedRef) -> MonitorRef:
         monitor = MonitorRef(self.node, next(self._ids))
@@ -519,6 +688,20 @@ class Runtime:
             )
         return target is not None
 
+    # -- groups ---------------------------------------------------------------
+
+    def join(self, group: str, cell: Cell) -> None:
+        """``cell`` joins ``group``; in a worker the root is told, as it keeps the groups."""
+        self.groups.join(group, cell)
+        if self._router is not None:
+            self._router.group_changed(JOIN, group, cell)
+
+    def leave(self, group: str, cell: Cell) -> bool:
+        left = self.groups.leave(group, cell)
+        if left and self._router is not None:
+            self._router.group_changed(LEAVE, group, cell)
+        return left
+
     # -- names ----------------------------------------------------------------
 
     def register(self, name: str, ref: ActorRef) -> None:
@@ -538,12 +721,16 @@ class Runtime:
             raise ValueError(f"{cell.ref} is already registered as {cell.name!r}")
         self._names[name] = cell
         cell.name = name
+        if self._router is not None:
+            self._router.name_changed(name, cell.ref)
 
     def unregister(self, name: str) -> bool:
         cell = self._names.pop(name, None)
         if cell is None:
             return False
         cell.name = None
+        if self._router is not None:
+            self._router.name_changed(name, None)
         return True
 
     def whereis(self, name: str) -> ActorRef | None:
@@ -579,6 +766,9 @@ class Runtime:
         """Stop every actor (newest first, all within ``timeout``), then refuse new ones."""
         self._open = False
         cells = sorted(self._cells.values(), key=lambda cell: cell.ref.id, reverse=True)
+        workers = self._workers
+        if workers is not None:
+            cells += list(workers.owner)  # actors this runtime placed in workers
         for cell in cells:
             self._request_stop(cell, SHUTDOWN)
         with trio.move_on_after(timeout):
@@ -587,9 +777,18 @@ class Runtime:
         for cell in cells:
             if not cell.exited:
                 self._kill_cell(cell)
+        if workers is not None:
+            with trio.move_on_after(timeout):
+                for cell in cells:
+                    await cell.done.wait()
+            workers.kill_all()  # whatever did not answer dies with its worker
         with trio.move_on_after(timeout):  # a kill lands at the actor's next checkpoint
             for cell in cells:
                 await cell.done.wait()
+        if workers is not None:
+            workers.close()
+        if self._router is not None and not self._router.hub:
+            self._router.close()
         self._system.cancel()
 
     async def _serve_deadlines(self) -> None:
@@ -604,6 +803,7 @@ async def open_runtime(
     encode_messages: bool = False,
     mailbox_size: int = DEFAULT_MAILBOX_SIZE,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    max_workers: int = 64,
 ) -> AsyncIterator[Runtime]:
     """Open a runtime for the actors of this trio run.
 
@@ -611,11 +811,18 @@ async def open_runtime(
     codec of the process layer, as if it crossed a process boundary: a program
     can be tested for process placement before it is split. On exit every
     remaining actor is stopped (newest first) within ``shutdown_timeout``
-    seconds, then killed. An exception from the body comes out as itself.
+    seconds, then killed. Actors placed in worker processes run in at most
+    ``max_workers`` workers (plus a warm spare), started on first use. An
+    exception from the body comes out as itself.
     """
     caught: BaseException | None = None
     async with trio.open_nursery() as nursery:
-        runtime = Runtime(nursery, encode_messages=encode_messages, mailbox_size=mailbox_size)
+        runtime = Runtime(
+            nursery,
+            encode_messages=encode_messages,
+            mailbox_size=mailbox_size,
+            max_workers=max_workers,
+        )
         nursery.start_soon(runtime._serve_deadlines)
         try:
             yield runtime
@@ -630,11 +837,25 @@ async def open_runtime(
         raise caught
 
 
+def _actor(cell: Cell) -> Actor:
+    """The actor of a local cell (a proxy has none)."""
+    actor = cell.actor
+    assert actor is not None, f"{cell} is a proxy"
+    return actor
+
+
 def _timed_out(caller: Caller) -> CallTimeout:
     return CallTimeout(f"{caller._cell.ref} did not reply within the call's timeout")
 
 
 def _resolve(caller: Caller, result: outcome.Outcome[Any]) -> None:
+    if type(caller) is RemoteCaller:
+        caller._done = True
+        caller._cell.pending.discard(caller)
+        # An EncodeError reaches the replier (it crashes, as in encode mode);
+        # the caller then fails with that crash reason when the exit arrives.
+        caller._router.reply(caller, result)
+        return
     if caller._timed:
         caller._cell.runtime._deadlines.discard()
     caller._done = True

@@ -7,6 +7,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from spawn import ExtCodec, ExtRegistry, RemoteError
+from spawn._calls import rebuild_error
 
 from ._messages import Down, Exit, GroupJoined, GroupLeft
 from ._reasons import KILLED, NOPROC, NORMAL, Crash, Killed, NoProc, Normal, Shutdown
@@ -29,18 +30,25 @@ GROUP_JOINED_CODE = 26
 GROUP_LEFT_CODE = 27
 
 
-def _crash_to_wire(crash: Crash) -> tuple[str, str, str, int]:
+_PLAIN_ARGS = (str, int, float, bool, bytes, type(None))
+
+
+def _crash_to_wire(crash: Crash) -> list[object]:
+    """A crash as spawn's error box: built-in types are rebuilt as themselves on arrival."""
     exc = crash.exc
+    cause = exc.__cause__
+    if isinstance(cause, RemoteError):  # rebuilt once already: pass the original on
+        exc = cause
     if isinstance(exc, RemoteError):
-        return (exc.type_name, exc.message, exc.traceback, exc.pid)
+        return [exc.type_name, exc.message, exc.traceback, exc.pid, None, None]
     cls = type(exc)
     text = "".join(traceback.format_exception(exc))
-    return (f"{cls.__module__}.{cls.__qualname__}", str(exc), text, os.getpid())
+    args = list(exc.args) if all(type(a) in _PLAIN_ARGS for a in exc.args) else None
+    return [f"{cls.__module__}.{cls.__qualname__}", str(exc), text, os.getpid(), args, None]
 
 
 def _crash_from_wire(wire: Any) -> Crash:
-    type_name, message, text, pid = wire
-    return Crash(RemoteError(str(type_name), str(message), str(text), int(pid)))
+    return Crash(rebuild_error(list(wire), "msgpack"))
 
 
 def actor_registry(runtime: Runtime) -> ExtRegistry:

@@ -42,6 +42,7 @@ def function_ref(fn: Callable[..., object]) -> tuple[str, str]:
         raise _exceptions.NotByReference(f"{qualname} is a lambda: {_FIX}")
     if "<locals>" in qualname:
         raise _exceptions.NotByReference(f"{qualname} is a local function: {_FIX}")
+    home = sys.modules.get(module)  # where the identity check looks fn up
     if module == "__main__":
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
         name = getattr(spec, "name", None)
@@ -51,8 +52,8 @@ def function_ref(fn: Callable[..., object]) -> tuple[str, str]:
                 f"cannot import: move it into a module next to the script and import it from "
                 f"there (or run the program with python -m)"
             )
-        module = name
-    found: object = sys.modules.get(module)
+        module = name  # the worker imports it under its real name
+    found: object = home
     for part in qualname.split("."):
         found = getattr(found, part, None)
     if found is not fn:

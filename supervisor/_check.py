@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from actors import Actor
+from actors import Actor, check_placement
 
 from ._exceptions import InvalidSpec
 from ._spec import (
@@ -54,6 +54,8 @@ def check_child(spec: ChildSpec) -> ChildSpec:
     _check_fields(spec, _CHILD_VALIDATORS, child_id)
     if spec.significant and spec.restart is Restart.PERMANENT:
         raise InvalidSpec(child_id, "significant", "a significant child cannot be permanent")
+    if isinstance(spec.start, Supervisor) and spec.placement != "task":
+        raise InvalidSpec(child_id, "placement", "a supervisor runs in the root process")
     start = spec.start
     if isinstance(start, Supervisor):
         try:
@@ -187,6 +189,14 @@ def _mailbox_size(value: object) -> str | None:
     return f"must be an int >= 1 or None, not {value!r}"
 
 
+def _placement(value: object) -> str | None:
+    try:
+        check_placement(value)
+    except TypeError as exc:
+        return str(exc)
+    return None
+
+
 _FLAG_VALIDATORS: dict[str, Validator] = {
     "strategy": _enum(Strategy),
     "intensity": _intensity,
@@ -204,4 +214,5 @@ _CHILD_VALIDATORS: dict[str, Validator] = {
     "significant": _bool,
     "backoff": _backoff,
     "mailbox_size": _mailbox_size,
+    "placement": _placement,
 }

@@ -263,7 +263,9 @@ class SupervisorServer(Actor):
         else:
             cls = start
         try:
-            ref = await self.spawn(cls, *args, link=True, mailbox_size=spec.mailbox_size)
+            ref = await self.spawn(
+                cls, *args, link=True, mailbox_size=spec.mailbox_size, placement=spec.placement
+            )
         except StartIgnored:
             self._report("started", spec.id, None, message="init returned Ignore()")
             return None

@@ -3,7 +3,7 @@
 Records are checked (and their defaults resolved) by :func:`check_supervisor`
 before anything starts.
 
->>> from actors import Actor
+>>> from actors import Actor, Placement
 >>> from supervisor import ChildSpec, Restart, Strategy, Supervisor
 >>> class Worker(Actor):
 ...     pass
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from actors import Actor
+from actors import Actor, Placement
 
 
 class Strategy(enum.Enum):
@@ -92,6 +92,9 @@ class ChildSpec:
     ``start`` is an :class:`~actors.Actor` subclass (a worker, started with
     ``init(*args)``) or a :class:`Supervisor` spec (a nested supervisor).
     ``shutdown`` defaults to 5 s for a worker and :data:`INFINITY` for a supervisor.
+    ``placement`` runs a worker child in a task (the default), in a process of its
+    own (``"process"``) or in a named shared process (``SharedWorker(name)``);
+    everything else about it stays the same.
     """
 
     id: str
@@ -102,6 +105,7 @@ class ChildSpec:
     significant: bool = False
     backoff: Backoff | None = None
     mailbox_size: int | None = None
+    placement: Placement = "task"
 
     @property
     def kind(self) -> ChildKind:

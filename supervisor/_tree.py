@@ -92,16 +92,34 @@ class ChildAddress:
         return entry.ref if entry is not None and entry.status is Status.RUNNING else None
 
     async def call(self, request: object, *, timeout: float | None = DEFAULT_CALL_TIMEOUT) -> Any:
-        """As :meth:`actors.ActorRef.call`; :class:`ChildNotRunning` when it does not run."""
+        """As :meth:`actors.ActorRef.call`; :class:`ChildNotRunning` when it does not run.
+
+        A call made while the child is between incarnations (it died and its
+        supervisor has not restarted it yet, or waits out a backoff) waits for the
+        next one, within ``timeout``.
+        """
         deadline = trio.current_time() + (math.inf if timeout is None else timeout)
         entry = self._directory.get(self._path)
         while entry is not None and entry.status is Status.WAITING:
             await self._wait_restart(entry, deadline)
+        while entry is not None and self._between_incarnations(entry):
+            # It died and its supervisor has not decided yet: wait for what it decides.
+            with trio.move_on_at(deadline):
+                await entry.changed.wait()
+            if trio.current_time() >= deadline:
+                raise CallTimeout(f"child {self._path!r} did not restart within the timeout")
+            entry = self._directory.get(self._path)
         if entry is None or entry.status is not Status.RUNNING or entry.ref is None:
             await trio.lowlevel.checkpoint()
             raise ChildNotRunning(f"child {self._path!r} is not running")
         left = None if timeout is None else max(0.0, deadline - trio.current_time())
         return await entry.ref.call(request, timeout=left)
+
+    def _between_incarnations(self, entry: Entry) -> bool:
+        ref = entry.ref
+        return (
+            entry.status is Status.RUNNING and ref is not None and not self._runtime.is_alive(ref)
+        )
 
     async def _wait_restart(self, entry: Entry, deadline: float) -> None:
         entry.hold_caller(self._path)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
+
+import trio
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,3 +25,17 @@ def run_python(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess
         timeout=timeout,
         check=False,
     )
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], *, what: str, timeout: float = 60.0
+) -> T:
+    """Poll ``check`` until it returns something truthy; bounded by ``timeout`` seconds.
+
+    For state held in another process, which no trio.Event can signal here.
+    """
+    with trio.fail_after(timeout):
+        while not (value := await check()):  # noqa: ASYNC110 - the state is in another process
+            await trio.sleep(0.01)
+    assert value is not None, what
+    return value

@@ -8,6 +8,7 @@ import trio
 
 from actors import (
     Actor,
+    ActorExited,
     ActorRef,
     Caller,
     CallResult,
@@ -22,7 +23,7 @@ from actors import (
 class Probe(Actor):
     """Records what it is sent; does what its calls say."""
 
-    async def init(self, trap: bool = False, log: list[Any] | None = None) -> None:
+    async def init(self, trap: bool = False, log: list[Any] | ActorRef | None = None) -> None:
         self.trap_exits = trap
         self.seen: list[Any] = []
         self.log = log
@@ -79,6 +80,24 @@ class Probe(Actor):
             case ("cast", target, message):
                 await target.cast(message)
                 return Reply("cast")
+            case ("try_call", target, message, timeout):
+                # The outcome as a value, so that it can travel back from any process.
+                try:
+                    return Reply(("ok", await target.call(message, timeout=timeout)))
+                except ActorExited as exc:
+                    return Reply(("exited", exc.reason))
+                except Exception as exc:
+                    return Reply(("error", type(exc).__name__))
+            case ("cast_many", target, count):
+                for seq in range(count):
+                    await target.cast(("seq", seq))
+                return Reply(count)
+            case ("by_name", name, message):
+                await self.runtime.named(name).cast(message)
+                return Reply("sent")
+            case ("trap", flag):
+                self.trap_exits = flag
+                return Reply(flag)
         raise AssertionError(f"unknown request {request!r}")
 
     async def handle_cast(self, message: Any) -> InfoResult:
@@ -92,5 +111,21 @@ class Probe(Actor):
         return NoReply()
 
     async def terminate(self, reason: ExitReason) -> None:
-        if self.log is not None:
+        if isinstance(self.log, list):
             self.log.append((self.ref, reason))
+        elif isinstance(self.log, ActorRef):  # a recorder, possibly in another process
+            await self.log.cast(("terminated", self.ref, reason))
+
+
+class Recorder(Actor):
+    """Keeps what it is cast, in order; ``call("events")`` returns it."""
+
+    async def init(self) -> None:
+        self.events: list[Any] = []
+
+    async def handle_cast(self, message: Any) -> InfoResult:
+        self.events.append(message)
+        return NoReply()
+
+    async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        return Reply(list(self.events))

@@ -13,7 +13,9 @@ from actors import (
     KILLED,
     NORMAL,
     Actor,
+    ActorError,
     ActorExited,
+    ActorRef,
     Caller,
     CallTimeout,
     CallToSelf,
@@ -135,7 +137,7 @@ async def test_item20_init_that_raises_fails_spawn_with_the_cause(runtime: Runti
     log: list[Any] = []
 
     class Fails(Probe):
-        async def init(self, trap: bool = False, log: list[Any] | None = None) -> None:
+        async def init(self, trap: bool = False, log: list[Any] | ActorRef | None = None) -> None:
             await super().init(trap, log)
             raise OSError("no disk")
 
@@ -286,3 +288,41 @@ async def test_item19_a_cancelled_call_leaves_nothing_pending(
     await trio.sleep(120)
     assert await probe.call(("release", "nobody")) == "released"
     assert await probe.call(("echo", 1)) == 1
+
+
+async def test_a_child_whose_spawner_stopped_during_its_init_exits_instead_of_hanging(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    release = trio.Event()
+    born: list[Any] = []
+
+    class Child(Actor):
+        async def init(self) -> None:
+            with trio.CancelScope(shield=True):  # init ends although its spawner stops
+                await release.wait()
+            born.append(self.ref)
+
+    class Spawner(Actor):
+        async def handle_call(self, request: Any, caller: Caller) -> Reply:
+            return Reply(await self.spawn(Child, link=True))
+
+    async with open_runtime() as runtime:
+        spawner = await runtime.spawn(Spawner)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_quietly, spawner.call("spawn", timeout=None))
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(runtime.stop, spawner)
+            await trio.testing.wait_all_tasks_blocked()
+            release.set()
+            with trio.fail_after(60):
+                await runtime.wait(spawner)
+        assert len(born) == 1
+        assert not runtime.is_alive(born[0])
+        assert runtime.statistics().actors == 0
+
+
+async def _quietly(call: Any) -> None:
+    try:
+        await call
+    except ActorError:
+        pass

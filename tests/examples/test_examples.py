@@ -22,3 +22,17 @@ def test_counter_service() -> None:
         "a new incarnation by the same name: 0",
     ]
     assert "RuntimeError: asked to crash" in done.stderr  # the crash is logged
+
+
+def test_isolated_parser() -> None:
+    done = run_python("-m", "examples.isolated_parser")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "parser runs in its own process: True",
+        "total: 40",
+        "total: 42",
+        "the parser's process died: killed",
+        "restarted in a new process: True",
+        "totals untouched: 42",
+        "total: 43",
+    ]

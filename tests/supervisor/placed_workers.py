@@ -1,0 +1,50 @@
+"""A supervised worker that reports its life to a recorder, from whatever process it runs in."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import trio
+
+from actors import (
+    Actor,
+    ActorRef,
+    Caller,
+    CallResult,
+    ExitReason,
+    InfoResult,
+    NoReply,
+    Reply,
+    Shutdown,
+    Stop,
+)
+
+
+class Reporting(Actor):
+    """Casts ("start", name) from init and ("stop" or "exit", name) from terminate."""
+
+    async def init(self, name: str, recorder: ActorRef) -> None:
+        self.name = name
+        self.recorder = recorder
+        await recorder.cast(("start", name))
+
+    async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        match request:
+            case "pid":
+                return Reply(os.getpid())
+            case ("sleep", seconds):
+                await trio.sleep(seconds)
+                return Reply("slept")
+            case ("stop", reason):
+                return Stop.replying("bye", reason)
+        return Reply(("unknown", request))
+
+    async def handle_cast(self, message: Any) -> InfoResult:
+        if message == "crash":
+            raise RuntimeError(f"{self.name} crashed on request")
+        return NoReply()
+
+    async def terminate(self, reason: ExitReason) -> None:
+        kind = "stop" if isinstance(reason, Shutdown) else "exit"
+        await self.recorder.cast((kind, self.name))
