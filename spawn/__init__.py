@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ._codec import Limits as Limits
     from ._executor import BrokenWorker as BrokenWorker
     from ._executor import Executor as Executor
+    from ._pool import Job as Job
     from ._pool import Pool as Pool
     from ._pool import PoolStatistics as PoolStatistics
     from ._pool import open_pool as open_pool
@@ -51,6 +52,7 @@ _LAZY = {
     "ExtCodec": "._codec",
     "ExtRegistry": "._codec",
     "FUNCTION_WORKER": "._template",
+    "Job": "._pool",
     "Limits": "._codec",
     "Pool": "._pool",
     "PoolStatistics": "._pool",
@@ -90,6 +92,7 @@ __all__ = [
     "ExtRegistry",
     "FrameTooLarge",
     "InitializerError",
+    "Job",
     "Limits",
     "NotByReference",
     "Pool",

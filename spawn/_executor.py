@@ -25,11 +25,12 @@ from typing import Any, Final
 import trio
 
 from ._calls import CodecName, function_ref
-from ._exceptions import InitializerError, SpawnError, WorkerDied
+from ._exceptions import InitializerError, PoolClosed, SpawnError, WorkerDied
 from ._fnworker import run_chunk
-from ._pool import Pool, open_pool
+from ._pool import Job, open_pool
 
 _START_TIMEOUT: Final = 60.0
+_REF_CACHE: Final = 1024
 
 
 class BrokenWorker(WorkerDied, BrokenProcessPool):
@@ -38,6 +39,47 @@ class BrokenWorker(WorkerDied, BrokenProcessPool):
     Unlike the stdlib, only this future fails: the executor replaces the worker
     and keeps serving. The pool's :class:`~spawn.WorkerDied` is ``__cause__``.
     """
+
+
+class _WorkItem(Job):
+    """One future's call; its callbacks run in the loop thread."""
+
+    __slots__ = ("executor", "future")
+
+    def __init__(
+        self,
+        executor: Executor,
+        future: futures.Future[Any],
+        ref: tuple[str, str],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        super().__init__(ref, args, kwargs)
+        self.executor = executor
+        self.future = future
+
+    def claim(self) -> bool:
+        self.executor._pending.pop(self.future, None)  # atomic: no lock needed
+        if self.future.set_running_or_notify_cancel():
+            return True
+        self.executor._finished()
+        return False
+
+    def set_result(self, value: object) -> None:
+        self.future.set_result(value)
+        self.executor._finished()
+
+    def set_exception(self, exc: BaseException) -> None:
+        if isinstance(exc, WorkerDied):
+            broken = BrokenWorker(str(exc), pid=exc.pid, returncode=exc.returncode)
+            broken.__cause__ = exc
+            exc = broken
+        elif isinstance(exc, InitializerError):
+            failed = BrokenProcessPool(str(exc))
+            failed.__cause__ = exc
+            exc = failed
+        self.future.set_exception(exc)
+        self.executor._finished()
 
 
 class Executor(futures.Executor):
@@ -53,6 +95,13 @@ class Executor(futures.Executor):
     Functions travel by reference (module and qualified name), so they must be
     importable: not lambdas, not local functions, not defined in ``__main__`` of
     a script run by path. A trio event loop runs in one background thread.
+
+    A future starts running when it is sent to a worker. Unlike the stdlib, a
+    worker may have several futures in flight (up to 64 of short tasks; fewer as
+    tasks take longer), which it runs in order: those count as running, so
+    ``cancel()`` and ``shutdown(cancel_futures=True)`` leave them to finish. If
+    the worker dies, only the future it was running fails; the others go to
+    another worker.
     """
 
     def __init__(
@@ -85,7 +134,6 @@ class Executor(futures.Executor):
                 raise ValueError("max_tasks_per_child must be >= 1")
         if initializer is not None:
             function_ref(initializer)  # NotByReference now, not in every worker
-        self._max_workers = max_workers
         self._options: dict[str, Any] = {
             "max_workers": max_workers,
             "spares": 0,
@@ -97,7 +145,12 @@ class Executor(futures.Executor):
         }
         self._lock = threading.Lock()
         self._shutdown = False
-        self._pending: dict[futures.Future[Any], None] = {}
+        self._pending: dict[futures.Future[Any], None] = {}  # submitted, not yet started
+        self._inbox: list[_WorkItem] = []  # submitted, not yet handed to the pool
+        self._scheduled = False  # a drain of the inbox is scheduled in the loop
+        self._refs: dict[Callable[..., Any], tuple[str, str]] = {}
+        self._outstanding = 0  # handed to the pool, not finished (loop thread only)
+        self._quiet: trio.Event | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._stop: trio.Event | None = None
         self._ready = threading.Event()
@@ -138,65 +191,75 @@ class Executor(futures.Executor):
         async with open_pool(**self._options) as pool:
             self._pool = pool
             self._stop = trio.Event()
-            self._slots = trio.Semaphore(self._max_workers)
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                self._token = trio.lowlevel.current_trio_token()
-                self._ready.set()
-                await self._stop.wait()
+            self._token = trio.lowlevel.current_trio_token()
+            self._ready.set()
+            await self._stop.wait()
+            self._drain()  # what was submitted before shutdown
+            while self._outstanding:
+                self._quiet = trio.Event()
+                await self._quiet.wait()
 
-    def _start(self, pool_task: Callable[[Pool], Any], future: futures.Future[Any]) -> None:
-        """In the loop thread: run one work item as a task."""
-        self._nursery.start_soon(self._run, pool_task, future)
-
-    async def _run(self, pool_task: Callable[[Pool], Any], future: futures.Future[Any]) -> None:
-        async with self._slots:
-            with self._lock:
-                self._pending.pop(future, None)
-            if not future.set_running_or_notify_cancel():
-                return
+    def _drain(self) -> None:
+        """In the loop thread: hand what was submitted since the last drain to the pool."""
+        with self._lock:
+            items, self._inbox = self._inbox, []
+            self._scheduled = False
+        if items:
+            self._outstanding += len(items)
             try:
-                result = await pool_task(self._pool)
-            except WorkerDied as exc:
-                broken = BrokenWorker(str(exc), pid=exc.pid, returncode=exc.returncode)
-                broken.__cause__ = exc
-                future.set_exception(broken)
-            except InitializerError as exc:
-                failed = BrokenProcessPool(str(exc))
-                failed.__cause__ = exc
-                future.set_exception(failed)
-            except Exception as exc:
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
+                self._pool.submit(*items)
+            except PoolClosed as exc:  # only if the pool broke under us
+                for item in items:
+                    if item.claim():
+                        item.set_exception(exc)
+
+    def _finished(self) -> None:
+        """In the loop thread: one submitted item is done (or was cancelled)."""
+        self._outstanding -= 1
+        if not self._outstanding and self._quiet is not None:
+            self._quiet.set()
 
     # -- the Executor interface ---------------------------------------------
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> futures.Future[Any]:
         """Schedule ``fn(*args, **kwargs)``; raises ``RuntimeError`` after shutdown."""
-        ref = function_ref(fn)  # NotByReference now rather than in the future
-        del ref
-        return self._submit(lambda pool: pool.apply(fn, args, kwargs))
-
-    def _submit(self, pool_task: Callable[[Pool], Any]) -> futures.Future[Any]:
+        ref = self._ref(fn)  # NotByReference now rather than in the future
+        future: futures.Future[Any] = futures.Future()
+        item = _WorkItem(self, future, ref, args, kwargs)
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            future: futures.Future[Any] = futures.Future()
             self._pending[future] = None
+            self._inbox.append(item)
+            wake = not self._scheduled
+            self._scheduled = True
             if self._thread is None:
                 self._start_thread()
-        try:
-            token = self._wait_ready()
+        if wake:  # one wake-up per batch: the drain takes every item queued by then
             try:
-                token.run_sync_soon(self._start, pool_task, future)
-            except trio.RunFinishedError:
-                raise BrokenProcessPool("the executor's event loop has stopped") from None
-        except BaseException:
-            with self._lock:
-                self._pending.pop(future, None)
-            raise
+                token = self._wait_ready()
+                try:
+                    token.run_sync_soon(self._drain)
+                except trio.RunFinishedError:
+                    raise BrokenProcessPool("the executor's event loop has stopped") from None
+            except BaseException:
+                with self._lock:
+                    self._pending.pop(future, None)
+                    self._scheduled = False
+                raise
         return future
+
+    def _ref(self, fn: Callable[..., Any]) -> tuple[str, str]:
+        try:
+            ref = self._refs.get(fn)
+        except TypeError:  # unhashable: function_ref says why it cannot travel
+            return function_ref(fn)
+        if ref is None:
+            ref = function_ref(fn)
+            if len(self._refs) >= _REF_CACHE:
+                self._refs.clear()
+            self._refs[fn] = ref
+        return ref
 
     def map(
         self,
@@ -211,7 +274,7 @@ class Executor(futures.Executor):
         if chunksize == 1:
             return super().map(fn, *iterables, timeout=timeout)
         module, qualname = function_ref(fn)
-        chunks = _chunked(zip(*iterables, strict=False), chunksize)
+        chunks = _chunked([iter(iterable) for iterable in iterables], chunksize)
         results = super().map(
             run_chunk,
             itertools.repeat(module),
@@ -261,10 +324,20 @@ class Executor(futures.Executor):
                 future.set_exception(error)
 
 
-def _chunked(items: Iterator[tuple[Any, ...]], size: int) -> Iterator[list[list[Any]]]:
-    """Chunks of ``size`` argument tuples, each as one list per argument position."""
-    while chunk := list(itertools.islice(items, size)):
-        yield [list(column) for column in zip(*chunk, strict=True)]
+def _chunked(iterators: list[Iterator[Any]], size: int) -> Iterator[list[list[Any]]]:
+    """Chunks of up to ``size`` calls, each as one list per argument position.
+
+    Like ``zip``, it stops at the shortest iterable. Slicing each iterable into
+    its column costs far less than building argument tuples and transposing them.
+    """
+    while iterators:
+        columns = [list(itertools.islice(iterator, size)) for iterator in iterators]
+        shortest = min(map(len, columns))
+        if shortest < size:
+            if shortest:
+                yield [column[:shortest] for column in columns]
+            return
+        yield columns
 
 
 def _shutdown_at_exit(executor: Executor) -> Callable[[], None]:

@@ -68,14 +68,15 @@ class Worker:
     """A worker process that answered its handshake, and the channel to it.
 
     ``channel`` speaks the codec given to :func:`start_worker`; what travels on it
-    is the business of the worker's entry module. ``tasks`` and ``last_used``
-    are the pool's bookkeeping.
+    is the business of the worker's entry module. ``tasks``, ``broken`` and
+    ``last_used`` are the pool's bookkeeping.
     """
 
     def __init__(self, process: Process, channel: Channel) -> None:
         self.process = process
         self.channel = channel
         self.tasks = 0
+        self.broken = False  # its initializer failed: it answered one call and exits
         self.last_used = trio.current_time()
         self.started = time.monotonic()
 

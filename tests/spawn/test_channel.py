@@ -6,6 +6,7 @@ import tracemalloc
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from spawn import Channel, Codec, EncodeError, FrameTooLarge, ProtocolError
@@ -165,3 +166,64 @@ async def test_cancelled_send_still_queued_is_withdrawn() -> None:
     assert outcome == ["cancelled"]
     assert await receiver.receive() == "first"
     assert await receiver.receive() == "last"
+
+
+async def test_send_frames_and_receive_batch_keep_order() -> None:
+    left, right = trio.testing.memory_stream_pair()
+    sender, receiver = Channel(left, Codec()), Channel(right, Codec())
+    codec = Codec()
+    await sender.send_frames([codec.encode(i) for i in range(100)])
+    got: list[object] = []
+    while len(got) < 100:
+        batch = await receiver.receive_batch()
+        assert batch
+        got += batch
+    assert got == list(range(100))
+
+
+async def test_send_frames_over_the_limit_sends_nothing() -> None:
+    ours, _theirs = trio.testing.memory_stream_pair()
+    counting = CountingStream(ours)
+    sender = Channel(counting, Codec(), max_frame=10)
+    with pytest.raises(ProtocolError, match="over the frame limit"):
+        await sender.send_frames([b"small", b"x" * 11])
+    assert counting.writes == 0
+
+
+async def test_receive_batch_returns_what_precedes_a_bad_frame_then_raises() -> None:
+    ours, theirs = trio.testing.memory_stream_pair()
+    receiver = Channel(ours, Codec())
+    good = Codec().encode("fine")
+    await theirs.send_all(
+        len(good).to_bytes(4, "big") + good + b"\x00\x00\x00\x02\xc1\xc1" + b"\x00\x00\x00\x01"
+    )
+    assert await receiver.receive_batch() == ["fine"]
+    with pytest.raises(ProtocolError):
+        await receiver.receive_batch()
+
+
+async def test_receive_batch_reassembles_a_frame_split_across_reads() -> None:
+    ours, theirs = trio.testing.memory_stream_pair()
+    receiver = Channel(ours, Codec())
+    payload = Codec().encode("x" * 200_000)
+    data = len(payload).to_bytes(4, "big") + payload
+    async with trio.open_nursery() as nursery:
+
+        async def dribble() -> None:
+            for start in range(0, len(data), 7_000):
+                await theirs.send_all(data[start : start + 7_000])
+                await trio.lowlevel.checkpoint()
+            await theirs.send_eof()
+
+        nursery.start_soon(dribble)
+        assert await receiver.receive_batch() == ["x" * 200_000]
+        with pytest.raises(trio.EndOfChannel):
+            await receiver.receive_batch()
+
+
+async def test_receive_batch_refuses_an_oversized_length_prefix() -> None:
+    ours, theirs = trio.testing.memory_stream_pair()
+    receiver = Channel(ours, Codec(), max_frame=100)
+    await theirs.send_all(b"\x00\x00\x10\x00")
+    with pytest.raises(FrameTooLarge):
+        await receiver.receive_batch()

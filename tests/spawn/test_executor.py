@@ -509,3 +509,40 @@ def test_bad_options_are_refused_at_construction() -> None:
         Executor(initializer=42)  # type: ignore[arg-type]
     with pytest.raises(NotByReference):
         Executor(initializer=lambda: None)
+
+
+def test_a_cancelled_future_never_runs(leaks: LeakCheck, tmp_path: Path) -> None:
+    """A future cancelled while it waits for a worker is never sent: its function does not
+    run and no worker is killed for it."""
+    marker = tmp_path / "ran"
+    with Executor(max_workers=1) as executor:
+        running = executor.submit(funcs.sleep_return, 1.0, "ran")
+        deadline = time.monotonic() + 60
+        while not running.running():
+            assert time.monotonic() < deadline, "the first future never started"
+            time.sleep(0.01)
+        queued = executor.submit(funcs.touch, str(marker))
+        assert queued.cancel()
+        after = executor.submit(funcs.getpid)
+        assert running.result(timeout=60) == "ran"
+        pid = after.result(timeout=60)
+        leaks.watch(pid)
+        assert executor.submit(funcs.getpid).result(timeout=60) == pid  # nobody was killed
+    assert queued.cancelled()
+    assert not marker.exists()
+
+
+def test_map_chunks_stop_at_the_shortest_iterable(executor: Executor) -> None:
+    for sizes in [(10, 7), (7, 10), (9, 9), (0, 3)]:
+        expected = list(map(pow, range(sizes[0]), range(sizes[1])))
+        for chunksize in (2, 3, 100):
+            got = list(
+                executor.map(pow, range(sizes[0]), iter(range(sizes[1])), chunksize=chunksize)
+            )
+            assert got == expected, (sizes, chunksize)
+
+
+def test_a_burst_of_futures_completes_in_full(executor: Executor) -> None:
+    """Many futures in flight per worker (pipelined): every one gets its own result."""
+    fs = [executor.submit(funcs.mul, i, 3) for i in range(2000)]
+    assert [f.result(timeout=60) for f in fs] == [i * 3 for i in range(2000)]
