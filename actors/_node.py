@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -172,44 +173,70 @@ class RemoteMailbox(Mailbox):
 
 
 class NodeLink:
-    """One channel to another node: frames are encoded when posted, written in batches."""
+    """One channel to another node: frames are encoded when posted and written at once.
+
+    A frame goes straight to the socket when nothing waits before it; what the
+    socket does not take waits for the writer task, and later frames queue
+    behind it, so order holds and a slow peer never blocks the poster.
+    """
 
     def __init__(self, channel: Channel, node: str) -> None:
         self.channel = channel
         self.node = node
-        self._out: list[bytes] = []
+        self._socket: socket.socket | None = getattr(channel.stream, "socket", None)
+        self._limit = channel.max_frame
+        self._out: list[bytes] = []  # whole frames (or the rest of one), in order
         self._wake = trio.Event()
+        self._writing = False
+        self._finishing = False
         self.closed = False
 
+    def finish(self) -> None:
+        """Send what is queued, then end of file; frames from the peer are still read."""
+        self._finishing = True
+        self._wake.set()
+
     def post(self, data: bytes) -> None:
-        if self.closed:
+        if self.closed or self._finishing:
             return
-        self._out.append(data)
+        if len(data) > self._limit:
+            raise ProtocolError(f"frame of {len(data):,} bytes is over the limit")
+        frame = len(data).to_bytes(HEADER, "big") + data
+        if not self._out and not self._writing and self._socket is not None:
+            try:
+                sent = self._socket.send(frame)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self.closed = True  # the reader sees the end and takes the node down
+                return
+            if sent == len(frame):
+                return
+            frame = frame[sent:]
+        self._out.append(frame)
         self._wake.set()
 
     async def write_loop(self) -> None:
-        """Write what was posted, until the link closes or breaks."""
+        """Write what the socket did not take at once, until the link closes or breaks."""
         try:
-            await self._write()
+            while not self.closed:
+                if not self._out:
+                    if self._finishing:
+                        await self.channel.send_eof()
+                        return
+                    self._wake = trio.Event()
+                    await self._wake.wait()
+                    continue
+                batch, self._out = b"".join(self._out), []
+                self._writing = True
+                try:
+                    await self.channel.stream.send_all(batch)
+                finally:
+                    self._writing = False
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass  # the peer is gone; the reader sees the end and takes the node down
         finally:
             self.closed = True
-
-    async def _write(self) -> None:
-        while not self.closed:
-            if not self._out:
-                self._wake = trio.Event()
-                await self._wake.wait()
-                continue
-            batch, self._out = self._out, []
-            limit = self.channel.max_frame
-            for data in batch:
-                if len(data) > limit:
-                    raise ProtocolError(f"frame of {len(data):,} bytes is over the limit")
-            await self.channel.stream.send_all(
-                b"".join(len(data).to_bytes(HEADER, "big") + data for data in batch)
-            )
 
 
 class Router:
@@ -220,6 +247,7 @@ class Router:
         self.node = runtime.node
         self.hub = hub  # the root: it relays frames between workers
         self.links: dict[str, NodeLink] = {}
+        self.released: set[str] = set()  # nodes whose work is done: their actors are gone
         self.upstream: NodeLink | None = None  # a worker's one link, to the hub
         self.proxies: dict[tuple[str, int], Cell] = {}
         self.calls: dict[int, Caller] = {}
@@ -230,6 +258,8 @@ class Router:
     # -- sending ----------------------------------------------------------------
 
     def route(self, node: str) -> NodeLink | None:
+        if node in self.released:
+            return None
         link = self.links.get(node)
         if link is None and not self.hub:
             link = self.upstream
@@ -352,6 +382,7 @@ class Router:
     def node_down(self, node: str) -> None:
         """``node`` is gone: each of its actors we know of died with reason killed."""
         self.links.pop(node, None)
+        self.released.discard(node)
         for key in [key for key in self.proxies if key[0] == node]:
             cell = self.proxies.pop(key)
             self.runtime._exit_remote(cell, KILLED, fire_links=True)
@@ -387,7 +418,7 @@ class Router:
         handler(self, source, frame)
 
     def _relay(self, frame: list[Any], destination: str, source: str) -> None:
-        link = self.links.get(destination)
+        link = self.route(destination)
         if link is not None:
             link.post(self._codec.encode(frame))
             return
@@ -544,7 +575,7 @@ class Router:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(link.write_loop)
                 try:
-                    while not link.closed:
+                    while True:  # until the peer's end of file, even after ours
                         frame = await link.channel.receive()
                         if type(frame) is not list or len(frame) < 3:
                             raise ProtocolError(f"malformed frame: {frame!r:.100}")

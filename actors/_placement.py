@@ -29,6 +29,8 @@ HOST_ENTRY: Final = "actors._host"
 #: How long a worker that hosts several actors may take to confirm a kill before
 #: it is taken for unresponsive and killed whole.
 KILL_GRACE: Final = 2.0
+#: How long a released worker has to close its side after end of file.
+RELEASE_GRACE: Final = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,7 @@ class WorkerSet:
             raise
         if pending.error is not None:
             if handle.dedicated:
-                handle.scope.cancel()
+                self.release(handle)
             raise pending.error
         assert pending.ref is not None
         cell = self.runtime._ensure_router(hub=True).proxies[(pending.ref.node, pending.ref.id)]
@@ -221,11 +223,20 @@ class WorkerSet:
         if handle is not None:
             handle.actors.discard(cell)
             if handle.dedicated:
-                # From now on its node is unreachable (its one actor is dead: a ref to
-                # it means noproc), and the lease ends: the pool stops the worker.
-                router = self.runtime._ensure_router(hub=True)
-                router.links.pop(handle.node, None)
-                handle.scope.cancel()
+                self.release(handle)
+
+    def release(self, handle: WorkerHandle) -> None:
+        """A dedicated worker's actor is gone: let the worker finish, then end the lease.
+
+        Its node is unreachable from now on (a ref to its actor means noproc). The
+        link is still read until the worker's end of file, so that nothing it sent
+        before (an exit notice relayed to another worker) is lost; past
+        :data:`RELEASE_GRACE` the lease ends anyway and the pool stops the worker.
+        """
+        router = self.runtime._ensure_router(hub=True)
+        router.released.add(handle.node)
+        handle.link.finish()
+        handle.scope.deadline = min(handle.scope.deadline, trio.current_time() + RELEASE_GRACE)
 
     # -- stopping -------------------------------------------------------------------
 
