@@ -43,6 +43,8 @@ class _Waiter:
 
 class Mailbox:
     __slots__ = ("_blocked", "_bound", "_closed", "_queue", "_reader", "_user")
+    #: Whether a put that found room still lets other tasks run (trio's usual rule).
+    _schedule_point = True
 
     def __init__(self, bound: int) -> None:
         self._bound = bound
@@ -105,7 +107,8 @@ class Mailbox:
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         if self.try_put(envelope):
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            if self._schedule_point:
+                await trio.lowlevel.cancel_shielded_checkpoint()
             return
         self._before_waiting(envelope)
         waiter = _Waiter(envelope, trio.lowlevel.current_task())

@@ -110,13 +110,20 @@ class CreditSlot:
         self._owed += 1
         if self._owed >= self._batch:
             owed, self._owed = self._owed, 0
-            self._router.post(self._source, [CREDIT, self._source, "", self._target, owed])
+            frame = [CREDIT, self._source, "", self._target, owed]
+            self._router.post(self._source, frame, now=False)
 
 
 class RemoteMailbox(Mailbox):
-    """The mailbox of a proxy: each message becomes a frame, paid for with a credit."""
+    """The mailbox of a proxy: each message becomes a frame, paid for with a credit.
 
-    __slots__ = ("_credit", "_node", "_router", "_target")
+    A put that has a credit takes no schedule point (as a write to a ready socket
+    need not): a sender runs ahead by at most its window, and its casts leave in
+    one write when it next waits.
+    """
+
+    __slots__ = ("_credit", "_node", "_prefixes", "_router", "_target")
+    _schedule_point = False
 
     def __init__(self, router: Router, ref: ActorRef, window: int) -> None:
         super().__init__(window)
@@ -124,6 +131,7 @@ class RemoteMailbox(Mailbox):
         self._node = ref.node
         self._target = ref.id
         self._credit = window
+        self._prefixes: dict[int, bytes] = {}  # frame kind -> its encoded head
 
     def __len__(self) -> int:
         return 0  # the messages wait in the other process
@@ -168,8 +176,13 @@ class RemoteMailbox(Mailbox):
             assert isinstance(extra, Caller)
             self._router.send_call(self._node, self._target, payload, extra)
         else:
-            frame = [_ENVELOPE_FRAME[kind], self._node, "", self._target, payload]
-            self._router.post(self._node, frame)
+            frame_kind = _ENVELOPE_FRAME[kind]
+            head = self._prefixes.get(frame_kind)
+            if head is None:
+                head = self._prefixes[frame_kind] = self._router.frame_head(
+                    [frame_kind, self._node, "", self._target]
+                )
+            self._router.post_encoded(self._node, head + self._router.encode(payload), now=False)
 
 
 class NodeLink:
@@ -196,25 +209,36 @@ class NodeLink:
         self._finishing = True
         self._wake.set()
 
-    def post(self, data: bytes) -> None:
+    def post(self, data: bytes, *, now: bool = True) -> None:
+        """Queue one frame; with ``now``, write it (and what queued before it) at once.
+
+        Casts and credits go with ``now=False``: they leave together when the
+        writer task next runs, which is as soon as the poster waits.
+        """
         if self.closed or self._finishing:
             return
         if len(data) > self._limit:
             raise ProtocolError(f"frame of {len(data):,} bytes is over the limit")
-        frame = len(data).to_bytes(HEADER, "big") + data
-        if not self._out and not self._writing and self._socket is not None:
-            try:
-                sent = self._socket.send(frame)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.closed = True  # the reader sees the end and takes the node down
-                return
-            if sent == len(frame):
-                return
-            frame = frame[sent:]
-        self._out.append(frame)
-        self._wake.set()
+        self._out.append(len(data).to_bytes(HEADER, "big") + data)
+        if now and not self._writing and self._socket is not None:
+            self._write_now(self._socket)
+        else:
+            self._wake.set()
+
+    def _write_now(self, sock: socket.socket) -> None:
+        out = self._out
+        data = out[0] if len(out) == 1 else b"".join(out)
+        self._out = []
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.closed = True  # the reader sees the end and takes the node down
+            return
+        if sent < len(data):
+            self._out.append(data[sent:])
+            self._wake.set()
 
     async def write_loop(self) -> None:
         """Write what the socket did not take at once, until the link closes or breaks."""
@@ -265,17 +289,36 @@ class Router:
             link = self.upstream
         return link
 
-    def post(self, node: str, frame: list[Any], *, source: str | None = None) -> None:
-        """Encode ``frame`` now (errors reach the caller) and queue it for ``node``.
+    def post(
+        self, node: str, frame: list[Any], *, source: str | None = None, now: bool = True
+    ) -> None:
+        """Encode ``frame`` now (errors reach the caller) and send it to ``node``.
 
         ``source`` is this node, unless the hub answers for a node that is gone.
         """
         frame[1] = node
         frame[2] = self.node if source is None else source
-        data = self._codec.encode(frame)
+        self.post_encoded(node, self._codec.encode(frame), now=now)
+
+    def post_encoded(self, node: str, data: bytes, *, now: bool = True) -> None:
         link = self.route(node)
         if link is not None:
-            link.post(data)
+            link.post(data, now=now)
+
+    def encode(self, value: object) -> bytes:
+        return self._codec.encode(value)
+
+    def frame_head(self, fields: list[Any]) -> bytes:
+        """The encoded start of a frame of ``fields`` plus one more (the payload).
+
+        A msgpack array of n < 15 items starts with 0x90 | n: one more item is
+        0x90 | (n + 1), the items' bytes unchanged.
+        """
+        fields[1:3] = [fields[1], self.node]
+        encoded = self._codec.encode(fields)
+        assert len(fields) < 15
+        assert encoded[0] == 0x90 | len(fields)
+        return bytes([0x90 | (len(fields) + 1)]) + encoded[1:]
 
     def forward(self, cell: Cell, kind: int, *fields: object) -> None:
         """Send a frame about the proxied actor ``cell`` to its node."""
@@ -388,6 +431,16 @@ class Router:
             self.runtime._exit_remote(cell, KILLED, fire_links=True)
         for key in [key for key in self.credit_slots if key[0] == node]:
             del self.credit_slots[key]
+        lost_hub = not self.hub and self.upstream is not None and node == self.upstream.node
+        for call_id, caller in list(self.calls.items()):
+            # Calls whose actor's exit was reported, waiting for the node's answer
+            # (every call, when a worker loses the hub: no answer can reach it).
+            ref = caller._cell.ref
+            if ref.node == node or lost_hub:
+                del self.calls[call_id]
+                if not caller._done:
+                    error = outcome.Error(ActorExited(ref, KILLED))
+                    self.runtime._resolve_caller(caller, error)
         if self.hub:
             for other in list(self.links):
                 self.post(other, [NODEDOWN, other, "", node])
@@ -441,7 +494,7 @@ class Router:
     def _on_call(self, source: str, frame: list[Any]) -> None:
         _, _, _, target, call_id, request = frame
         cell = self._local(target)
-        if cell is None:
+        if cell is None or cell.stop_reason is not None:  # gone, or handling nothing more
             self.post(source, [REPLY_ERROR, source, "", call_id, None])
             return
         caller = RemoteCaller(cell, self, source, call_id, self.credit_slot(source, cell))
@@ -576,10 +629,12 @@ class Router:
                 nursery.start_soon(link.write_loop)
                 try:
                     while True:  # until the peer's end of file, even after ours
-                        frame = await link.channel.receive()
-                        if type(frame) is not list or len(frame) < 3:
-                            raise ProtocolError(f"malformed frame: {frame!r:.100}")
-                        self.receive(frame, link)
+                        # In batches and without spinning: the tasks a frame wakes
+                        # run in this event loop, as soon as the reader waits.
+                        for frame in await link.channel.receive_batch():
+                            if type(frame) is not list or len(frame) < 3:
+                                raise ProtocolError(f"malformed frame: {frame!r:.100}")
+                            self.receive(frame, link)
                 except (trio.EndOfChannel, trio.BrokenResourceError, trio.ClosedResourceError):
                     pass
                 except Exception:

@@ -167,6 +167,8 @@ class WorkerSet:
             raise NotRunning("the runtime is closed")
         module, qualname = function_ref(cls)
         handle = await self.worker_for(placement)
+        if self.pool is not None:
+            self.pool.preload(module)  # the next spares import it before they are needed
         request = next(self._ids)
         pending = self._pending[request] = _Pending(handle.node)
         link_ref = None if link is None else link.ref

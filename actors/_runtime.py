@@ -369,18 +369,22 @@ class Runtime:
     def _exit_remote(self, cell: Cell, reason: ExitReason, *, fire_links: bool) -> None:
         """A proxy's actor exited: its node said so, or the node is gone.
 
-        Links fire here only when the node is gone; otherwise the node that hosted
-        the actor sends each linked actor its exit signal itself.
+        Links fire, and pending calls fail, here only when the node is gone;
+        otherwise the node that hosted the actor sends each linked actor its exit
+        signal and answers each call that reached it (with the exit reason if the
+        call was in the mailbox, else no such actor) itself.
         """
         if cell.exited:
             return
         cell.reason = reason
         cell.mailbox.close()
-        self._notify_exit(cell, reason, fire_links=fire_links)
+        self._notify_exit(cell, reason, fire_links=fire_links, fail_calls=fire_links)
         if self._workers is not None:
             self._workers.actor_exited(cell)
 
-    def _notify_exit(self, cell: Cell, reason: ExitReason, *, fire_links: bool) -> None:
+    def _notify_exit(
+        self, cell: Cell, reason: ExitReason, *, fire_links: bool, fail_calls: bool = True
+    ) -> None:
         """What an exit means to everyone else: names, calls, links, monitors, groups."""
         cell.exited = True
         ref = cell.ref
@@ -388,7 +392,7 @@ class Runtime:
             del self._names[cell.name]
             if self._router is not None:
                 self._router.name_changed(cell.name, None)
-        if cell.pending:
+        if cell.pending and fail_calls:
             exc: Exception
             if isinstance(reason, NoProc):  # it was dead before the call reached it
                 exc = NoSuchActor(f"{ref} is not alive")
@@ -538,7 +542,8 @@ class Runtime:
     ) -> Any:
         """See :meth:`ActorRef.call`."""
         cell = self._live_cell(address)
-        if cell is None:
+        if cell is None or (cell.stop_reason is not None and not cell.remote):
+            # An exiting actor handles nothing more: for a call it is already gone.
             await trio.lowlevel.checkpoint()
             raise NoSuchActor(f"{address} is not alive")
         if cell.task is trio.lowlevel.current_task():

@@ -13,12 +13,17 @@ SuiteFn = Callable[[bool], list[Case]]
 
 
 def _suites() -> dict[str, SuiteFn]:
-    from . import _executor, _inproc, _spawn
+    from . import _executor, _inproc, _ipc, _spawn
 
     def spawn_suite(quick: bool) -> list[Case]:
         return _spawn.cases(quick) + _executor.cases(quick)
 
-    return {"inproc": _inproc.cases, "spawn": spawn_suite}
+    return {
+        "inproc": _inproc.cases,
+        "spawn": spawn_suite,
+        "ipc": _ipc.ipc_cases,
+        "restart": _ipc.restart_cases,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

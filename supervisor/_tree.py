@@ -102,24 +102,31 @@ class ChildAddress:
         entry = self._directory.get(self._path)
         while entry is not None and entry.status is Status.WAITING:
             await self._wait_restart(entry, deadline)
-        while entry is not None and self._between_incarnations(entry):
-            # It died and its supervisor has not decided yet: wait for what it decides.
+        if entry is None or entry.status is not Status.RUNNING or entry.ref is None:
+            await trio.lowlevel.checkpoint()
+            raise ChildNotRunning(f"child {self._path!r} is not running")
+        ref = entry.ref
+        while True:
+            left = None if timeout is None else max(0.0, deadline - trio.current_time())
+            try:
+                return await ref.call(request, timeout=left)
+            except NoSuchActor:
+                # It was exiting or gone: the request was never handled, so it can go
+                # to the next incarnation, once its supervisor has started one.
+                ref = await self._next_incarnation(ref, deadline)
+
+    async def _next_incarnation(self, dead: ActorRef, deadline: float) -> ActorRef:
+        while True:
+            entry = self._directory.get(self._path)
+            if entry is None or entry.status is Status.STOPPED:
+                raise ChildNotRunning(f"child {self._path!r} is not running")
+            if entry.status is Status.RUNNING and entry.ref not in (None, dead):
+                assert entry.ref is not None
+                return entry.ref
             with trio.move_on_at(deadline):
                 await entry.changed.wait()
             if trio.current_time() >= deadline:
                 raise CallTimeout(f"child {self._path!r} did not restart within the timeout")
-            entry = self._directory.get(self._path)
-        if entry is None or entry.status is not Status.RUNNING or entry.ref is None:
-            await trio.lowlevel.checkpoint()
-            raise ChildNotRunning(f"child {self._path!r} is not running")
-        left = None if timeout is None else max(0.0, deadline - trio.current_time())
-        return await entry.ref.call(request, timeout=left)
-
-    def _between_incarnations(self, entry: Entry) -> bool:
-        ref = entry.ref
-        return (
-            entry.status is Status.RUNNING and ref is not None and not self._runtime.is_alive(ref)
-        )
 
     async def _wait_restart(self, entry: Entry, deadline: float) -> None:
         entry.hold_caller(self._path)

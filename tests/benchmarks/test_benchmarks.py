@@ -29,6 +29,12 @@ EXPECTED = {
         "executor_small_tasks": {OURS, "ProcessPoolExecutor"},
         "executor_map_chunked": {OURS, "ProcessPoolExecutor"},
     },
+    "ipc": {
+        scenario: {OURS, "multiprocessing.Pipe", "socketpair floor", "trio socket floor"}
+        for scenario in ("process_call_round_trip", "process_call_round_trip pinned")
+    }
+    | {"process_cast_throughput": {OURS, "multiprocessing.Pipe", "multiprocessing.Queue"}},
+    "restart": {"restart_first_call": {OURS, "multiprocessing spawn"}},
 }
 
 
