@@ -118,14 +118,27 @@ class Probe(Actor):
 
 
 class Recorder(Actor):
-    """Keeps what it is cast, in order; ``call("events")`` returns it."""
+    """Keeps what it is cast, in order; ``call("events")`` returns it.
+
+    It also tells actors elsewhere whether to fail: ``("fail", name)`` answers
+    True as many times as ``("failures", name, count)`` asked it to.
+    """
 
     async def init(self) -> None:
         self.events: list[Any] = []
+        self.failures: dict[str, int] = {}
 
     async def handle_cast(self, message: Any) -> InfoResult:
         self.events.append(message)
         return NoReply()
 
     async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        match request:
+            case ("failures", str(name), int(count)):
+                self.failures[name] = count
+                return Reply(count)
+            case ("fail", str(name)):
+                left = self.failures.get(name, 0)
+                self.failures[name] = max(0, left - 1)
+                return Reply(left > 0)
         return Reply(list(self.events))

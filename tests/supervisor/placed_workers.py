@@ -27,6 +27,8 @@ class Reporting(Actor):
     async def init(self, name: str, recorder: ActorRef) -> None:
         self.name = name
         self.recorder = recorder
+        if await recorder.call(("fail", name)):
+            raise RuntimeError(f"{name} cannot start")
         await recorder.cast(("start", name))
 
     async def handle_call(self, request: Any, caller: Caller) -> CallResult:

@@ -147,6 +147,55 @@ async def test_item6_restarts_beyond_the_intensity_escalate(
         await crash_twice()
 
 
+async def test_item7_one_one_for_all_event_counts_once(
+    runtime: Runtime, placement: Placement
+) -> None:
+    """With intensity 1, one crash restarts all three children, and that counts once."""
+    recorder = await runtime.spawn(Recorder)
+    tree = Supervisor(
+        strategy=Strategy.ONE_FOR_ALL,
+        intensity=1,
+        period=LONG,
+        children=specs(recorder, placement, *"abc"),
+    )
+    async with open_tree(tree, runtime=runtime) as root:
+        await events_until(recorder, 3)
+        await root.child("b").cast("crash")
+        events = await events_until(recorder, 9)
+        assert events[3:9] == [
+            ("exit", "b"),
+            ("stop", "c"),
+            ("stop", "a"),
+            ("start", "a"),
+            ("start", "b"),
+            ("start", "c"),
+        ]
+        assert await root.child("c").call("pid", timeout=LONG) > 0  # the tree is still up
+
+
+async def test_item9_a_failed_restart_is_retried_and_each_retry_counts(
+    runtime: Runtime, placement: Placement
+) -> None:
+    recorder = await runtime.spawn(Recorder)
+    tree = Supervisor(intensity=3, period=LONG, children=specs(recorder, placement, "a"))
+
+    async def crash_until_it_gives_up() -> None:
+        async with open_tree(tree, runtime=runtime) as root:
+            await events_until(recorder, 1)
+            await recorder.call(("failures", "a", 2))  # the next two inits fail
+            await root.child("a").cast("crash")
+            events = await events_until(recorder, 3)
+            assert events == [("start", "a"), ("exit", "a"), ("start", "a")]
+            assert await root.child("a").call("pid", timeout=LONG) > 0
+            # A crash and two failed restarts used up the intensity of 3: one more
+            # crash escalates, which cancels this body.
+            await root.child("a").cast("crash")
+            await trio.sleep_forever()
+
+    with trio.fail_after(LONG), pytest.raises(TreeExited):
+        await crash_until_it_gives_up()
+
+
 async def test_sigkill_of_a_worker_mid_call_fails_the_call_and_the_child_is_restarted(
     runtime: Runtime, leaks: LeakCheck
 ) -> None:
