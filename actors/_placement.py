@@ -208,7 +208,7 @@ class WorkerSet:
         else:
             type_name, message, text = box
             remote = RemoteError(type_name, message, text, handle.worker.pid if handle else 0)
-            error = InitError(f"{message}")
+            error = InitError(f"init failed in its worker: {type_name}: {message}")
             error.__cause__ = remote
             pending.error = error
         pending.done.set()

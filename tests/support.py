@@ -39,3 +39,15 @@ async def eventually(
             await trio.sleep(0.01)
     assert value is not None, what
     return value
+
+
+async def pid_from_file(path: Path, *, timeout: float = 60.0) -> int:
+    """The pid a worker wrote into ``path`` (to say it is running), once it is there."""
+    marker = trio.Path(path)
+
+    async def written() -> int | None:
+        if await marker.exists() and (text := await marker.read_text()):
+            return int(text)
+        return None
+
+    return await eventually(written, what=f"{path} to be written", timeout=timeout)

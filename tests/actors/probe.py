@@ -13,6 +13,7 @@ from actors import (
     Caller,
     CallResult,
     ExitReason,
+    Ignore,
     InfoResult,
     NoReply,
     Reply,
@@ -142,3 +143,12 @@ class Recorder(Actor):
                 self.failures[name] = max(0, left - 1)
                 return Reply(left > 0)
         return Reply(list(self.events))
+
+
+class FailsToStart(Actor):
+    """Its init raises, or declines with ``Ignore()``."""
+
+    async def init(self, decline: bool = False) -> Ignore | None:
+        if decline:
+            return Ignore()
+        raise OSError("no disk")

@@ -25,19 +25,21 @@ from actors import (
     Crash,
     Down,
     Exit,
+    InitError,
     MailboxFull,
     NameTaken,
     Placement,
     Runtime,
     SharedWorker,
     Shutdown,
+    StartIgnored,
     open_runtime,
 )
-from spawn import EncodeError
+from spawn import EncodeError, RemoteError
 from tests.spawn.conftest import LeakCheck
 from tests.support import eventually
 
-from .probe import Probe, Recorder
+from .probe import FailsToStart, Probe, Recorder
 
 PAIRS: dict[str, tuple[Placement, Placement]] = {
     "task-task": ("task", "task"),
@@ -316,3 +318,17 @@ async def test_a_fast_sender_is_held_at_the_receivers_bound(leaks: LeakCheck) ->
         assert waited.cancelled_caught
         runtime.kill(receiver)
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize("placement", ["process", SharedWorker("w")], ids=["process", "shared"])
+async def test_item20_init_failing_or_declining_in_a_worker(
+    leaks: LeakCheck, placement: Placement
+) -> None:
+    async with open_runtime() as runtime:
+        with pytest.raises(InitError, match="OSError: no disk") as info:
+            await runtime.spawn(FailsToStart, placement=placement)
+        assert isinstance(info.value.__cause__, RemoteError)
+        assert "raise OSError" in info.value.__cause__.traceback
+        with pytest.raises(StartIgnored):
+            await runtime.spawn(FailsToStart, True, placement=placement)
+        assert runtime.statistics().actors == 0

@@ -18,6 +18,7 @@ import trio.lowlevel
 
 from spawn import InitializerError, Job, PoolClosed, WorkerDied, function_ref, open_pool
 from tests.spawn import workload
+from tests.support import pid_from_file
 
 from .conftest import LeakCheck
 
@@ -54,15 +55,6 @@ class Call(Job):
         self.finished.set()
 
 
-async def _wait_for_file(path: Path) -> int:
-    marker = trio.Path(path)
-    for _ in range(3000):
-        if await marker.exists() and (text := await marker.read_text()):
-            return int(text)
-        await trio.sleep(0.01)
-    raise AssertionError(f"{path} never appeared")
-
-
 async def test_calls_queued_behind_a_killed_call_run_on_another_worker(
     tmp_path: Path, leaks: LeakCheck
 ) -> None:
@@ -75,7 +67,7 @@ async def test_calls_queued_behind_a_killed_call_run_on_another_worker(
             doomed = Call(log, workload.touch_and_sleep, str(marker), 600)
             behind = [Call(log, workload.pid) for _ in range(5)]
             pool.submit(doomed, *behind)
-            pid = await _wait_for_file(marker)
+            pid = await pid_from_file(marker)
             leaks.watch(pid)
             assert pool.statistics().queued == 0  # all six are on the worker
             os.kill(pid, signal.SIGKILL)
@@ -152,7 +144,7 @@ async def test_closing_fails_calls_in_flight_and_queued(tmp_path: Path, leaks: L
             running = Call(log, workload.touch_and_sleep, str(marker), 600)
             queued = [Call(log, workload.pid) for _ in range(3)]
             pool.submit(running, *queued)
-            leaks.watch(await _wait_for_file(marker))
+            leaks.watch(await pid_from_file(marker))
             assert pool.statistics().queued == 3  # max_tasks=1: one call per worker
     assert log == [*queued, running] or log == [running, *queued]
     assert all(isinstance(call.outcome, PoolClosed) for call in log)

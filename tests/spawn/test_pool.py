@@ -25,21 +25,12 @@ from spawn import (
 )
 from spawn._pool import expired
 from tests.spawn import workload
+from tests.support import pid_from_file
 
 from .conftest import LeakCheck
 
 DEADLINE = 60
 CALL_TIMEOUT = 60
-
-
-async def _wait_for_file(path: Path) -> int:
-    """The pid written into ``path`` by a worker, polled at most 3,000 times."""
-    marker = trio.Path(path)
-    for _ in range(3000):
-        if await marker.exists() and (text := await marker.read_text()):
-            return int(text)
-        await trio.sleep(0.01)
-    raise AssertionError(f"{path} never appeared")
 
 
 async def test_sigkill_of_a_worker_mid_call_fails_only_that_call(
@@ -61,7 +52,7 @@ async def test_sigkill_of_a_worker_mid_call_fails_only_that_call(
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(doomed_call)
-                pid = await _wait_for_file(marker)
+                pid = await pid_from_file(marker)
                 leaks.watch(pid)
                 os.kill(pid, signal.SIGKILL)
             assert len(outcome) == 1
@@ -180,7 +171,7 @@ async def test_cancel_policy_kills_the_worker_and_replaces_it(
                 async with trio.open_nursery() as nursery:
 
                     async def cancel_when_running() -> None:
-                        pid = await _wait_for_file(marker)
+                        pid = await pid_from_file(marker)
                         leaks.watch(pid)
                         scope.cancel()
 
@@ -203,7 +194,7 @@ async def test_cancel_with_grace_sends_sigterm_first(tmp_path: Path, leaks: Leak
                 async with trio.open_nursery() as nursery:
 
                     async def cancel_when_running() -> None:
-                        leaks.watch(await _wait_for_file(marker))
+                        leaks.watch(await pid_from_file(marker))
                         scope.cancel()
 
                     nursery.start_soon(cancel_when_running)
