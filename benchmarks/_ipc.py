@@ -343,7 +343,7 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def floor_round_trip(code: str, n: int, pin: bool) -> float:
+def floor_echo(code: str, n: int, pin: bool) -> float:
     with echo_child(code) as (sock, pid):
         call = _framed(sock)
         with pinned([pid], pin):
@@ -358,9 +358,6 @@ def floor_round_trip(code: str, n: int, pin: bool) -> float:
 # -- the suites ---------------------------------------------------------------------
 
 
-floor = floor_round_trip
-
-
 def ipc_cases(quick: bool) -> list[Case]:
     calls, casts = (300, 3_000) if quick else (3_000, 50_000)
     cases: list[Case] = []
@@ -369,14 +366,12 @@ def ipc_cases(quick: bool) -> list[Case]:
         cases += [
             Case(scenario, OURS, "s", partial(ours_round_trip, calls, pin)),
             Case(scenario, "multiprocessing.Pipe", "s", partial(pipe_round_trip, calls, pin)),
-            Case(
-                scenario, "socketpair floor", "s", partial(floor_round_trip, _RAW_ECHO, calls, pin)
-            ),
+            Case(scenario, "socketpair floor", "s", partial(floor_echo, _RAW_ECHO, calls, pin)),
             Case(
                 scenario,
                 "trio socket floor",
                 "s",
-                partial(floor_round_trip, _TRIO_ECHO, calls, pin),
+                partial(floor_echo, _TRIO_ECHO, calls, pin),
             ),
         ]
     casting = "process_cast_throughput"
