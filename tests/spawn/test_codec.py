@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from typing import Any
 
@@ -48,6 +49,25 @@ def _shape(value: Any) -> Any:
 def test_ints_of_any_size_round_trip(value: int) -> None:
     codec = Codec()
     assert codec.decode(codec.encode([value])) == [value]
+
+
+def test_a_packer_that_raised_part_way_leaves_nothing_for_the_next_message() -> None:
+    """Each thread reuses one msgpack packer: one that raised (an int past 64 bits,
+    half way through a list) must not leave its partial output in the next message."""
+    codec = Codec()
+    assert codec.decode(codec.encode(["a" * 100, 2**70, "b"])) == ["a" * 100, 2**70, "b"]
+    assert codec.decode(codec.encode([1, 2])) == [1, 2]
+
+
+def test_threads_encode_at_once_without_mixing_their_messages() -> None:
+    codec = Codec()
+
+    def encode_many(tag: str) -> bool:
+        value = [tag * 50, (tag, list(range(20)))]
+        return all(codec.decode(codec.encode(value)) == value for _ in range(2000))
+
+    with ThreadPoolExecutor(4) as threads:
+        assert all(threads.map(encode_many, "abcd"))
 
 
 def test_an_int_larger_than_the_string_limit_is_refused_at_the_sender() -> None:
