@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import time
 from collections.abc import Sequence
 from typing import Final, Protocol
 
@@ -29,6 +30,10 @@ from ._exceptions import DecodeError, FrameTooLarge, ProtocolError
 
 HEADER: Final = 4
 _READ_CHUNK: Final = 65536
+#: The longest a read spins (yielding the CPU) before it waits in the event loop.
+SPIN_WINDOW: Final = 100e-6
+_now = time.perf_counter
+_yield_cpu = os.sched_yield
 
 
 class SocketStream(trio.abc.HalfCloseableStream):
@@ -44,7 +49,10 @@ class SocketStream(trio.abc.HalfCloseableStream):
     ``spin`` times, yielding the CPU (``sched_yield``) in between: a warm worker
     answers within tens of microseconds, and a sleep and wake-up of the parent
     costs more than that (it cut a warm call from about 70 to 45 µs on a 2-core
-    VM). At most ``spin`` yields (tens of microseconds) per read that must wait.
+    VM). It stops at ``spin`` yields or after :data:`SPIN_WINDOW`, whichever comes
+    first: when other processes want the CPU a yield can cost a whole time slice,
+    and a read that waits for a starting interpreter must not hold up the event
+    loop for one slice per yield.
     """
 
     _BROKEN: Final = frozenset({errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN})
@@ -82,6 +90,7 @@ class SocketStream(trio.abc.HalfCloseableStream):
         """As :meth:`trio.abc.ReceiveStream.receive_some`; ``spin=False`` waits at once."""
         await trio.lowlevel.checkpoint_if_cancelled()
         spins = self.spin if spin else 0
+        until = 0.0
         while True:
             self._check_open()
             try:
@@ -91,10 +100,14 @@ class SocketStream(trio.abc.HalfCloseableStream):
                 return bytes(memoryview(self._buffer)[:size])
             except BlockingIOError:
                 if spins:
-                    spins -= 1
-                    os.sched_yield()
-                else:
-                    await trio.lowlevel.wait_readable(self.socket)
+                    now = _now()
+                    until = until or now + SPIN_WINDOW
+                    if now < until:
+                        spins -= 1
+                        _yield_cpu()
+                        continue
+                    spins = 0
+                await trio.lowlevel.wait_readable(self.socket)
             except OSError as exc:
                 if exc.errno in self._BROKEN:
                     raise trio.BrokenResourceError(f"peer gone: {exc}") from exc

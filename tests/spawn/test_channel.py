@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import tracemalloc
 
 import pytest
@@ -9,7 +10,7 @@ import trio
 import trio.lowlevel
 import trio.testing
 
-from spawn import Channel, Codec, EncodeError, FrameTooLarge, ProtocolError
+from spawn import Channel, Codec, EncodeError, FrameTooLarge, ProtocolError, _channel
 
 
 class CountingStream(trio.abc.HalfCloseableStream):
@@ -227,3 +228,32 @@ async def test_receive_batch_refuses_an_oversized_length_prefix() -> None:
     await theirs.send_all(b"\x00\x00\x10\x00")
     with pytest.raises(FrameTooLarge):
         await receiver.receive_batch()
+
+
+async def test_a_read_stops_spinning_once_its_window_has_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read that finds nothing yields the CPU at most until SPIN_WINDOW has passed,
+    however many spins it may take: a yield can cost a whole time slice, and a
+    read that waits for a starting interpreter must not keep the event loop."""
+    clock = [0.0]
+    yields: list[float] = []
+
+    def fake_yield() -> None:
+        yields.append(clock[0])
+        clock[0] += 40e-6  # each yield comes back 40 µs later
+
+    monkeypatch.setattr("spawn._channel._yield_cpu", fake_yield)
+    monkeypatch.setattr("spawn._channel._now", lambda: clock[0])
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        stream = _channel.SocketStream(ours, spin=1000)
+        async with trio.open_nursery() as nursery:
+
+            async def answer_later() -> None:
+                await trio.sleep(0.01)
+                theirs.send(b"late")
+
+            nursery.start_soon(answer_later)
+            assert await stream.receive_some() == b"late"
+    assert yields == pytest.approx([0.0, 40e-6, 80e-6])  # then it waited in the loop
