@@ -41,6 +41,11 @@ EnvChoice = Literal["allowlist", "inherit"] | Mapping[str, str]
 #: How long a call that lost its worker waits for the worker's exit status.
 _DEATH_WAIT: Final = 2.0
 _BACKOFF_MAX: Final = 5.0
+#: How long a spare's replacement waits after the spare was taken. A new interpreter
+#: takes tens of milliseconds of CPU; started at once it competes with the worker
+#: just taken (and with the work it was taken for, often a restart), which on two
+#: cores made a restart of a process actor several times slower.
+REFILL_DELAY: Final = 0.025
 _REF_CACHE: Final = 1024
 #: Pipelining: about this many seconds of calls (at the observed time per call) are
 #: kept in flight on a worker, at least one and at most ``_MAX_DEPTH``.
@@ -610,6 +615,8 @@ class Pool:
         """Keep ``spares`` idle workers, started from this (the main) thread."""
         failures = 0
         while True:
+            if self._needs_spare() and self._counts["started"]:
+                await trio.sleep(REFILL_DELAY)  # see REFILL_DELAY; the first ones go at once
             while self._needs_spare():
                 try:
                     worker = await self._start(spare=True)

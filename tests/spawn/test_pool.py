@@ -20,12 +20,13 @@ from spawn import (
     ProtocolError,
     RemoteError,
     WorkerDied,
+    _pool,
     function_ref,
     open_pool,
 )
 from spawn._pool import expired
 from tests.spawn import workload
-from tests.support import pid_from_file
+from tests.support import eventually, pid_from_file
 
 from .conftest import LeakCheck
 
@@ -290,3 +291,27 @@ async def test_closed_pool_refuses_calls_and_stops_everything(leaks: LeakCheck) 
         with pytest.raises(PoolClosed):
             await pool.run(workload.pid)
         assert pool.statistics().idle == 0
+
+
+async def test_a_taken_spare_is_replaced_after_the_refill_delay(
+    monkeypatch: pytest.MonkeyPatch, leaks: LeakCheck
+) -> None:
+    """The replacement of a taken spare starts REFILL_DELAY later, not while the worker
+    just taken does the work it was taken for; then the pool has its spare again."""
+    monkeypatch.setattr(_pool, "REFILL_DELAY", 2.0)
+    with trio.fail_after(DEADLINE):
+        async with open_pool(max_workers=3, spares=1) as pool:
+            assert pool.statistics().idle == 1
+            async with pool.lease() as worker:
+                leaks.watch(worker.pid)
+                await trio.sleep(0.2)
+                stats = pool.statistics()
+                assert (stats.idle, stats.starting) == (0, 0)
+
+                async def refilled() -> bool:
+                    return pool.statistics().idle == 1
+
+                await eventually(refilled, what="a new spare")
+                assert pool.statistics().started == 2
+                for spare in pool._idle:
+                    leaks.watch(spare.pid)
