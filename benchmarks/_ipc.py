@@ -1,19 +1,26 @@
 """Actors in worker processes against multiprocessing and raw floors.
 
 ``ipc``: ``process_call_round_trip`` (a call into an actor in a worker) against a
-``multiprocessing.Pipe`` echo, a blocking socketpair echo with the same framing
-(the floor any Python IPC pays), and a plain trio socket echo (the floor of a trio
-event loop on both sides); each unpinned and with both processes pinned to one
-CPU. ``process_cast_throughput``: one-way messages per second against
-``multiprocessing.Pipe`` and ``multiprocessing.Queue``.
+``multiprocessing.Pipe`` echo and three floors with the same framing: a blocking
+socketpair echo (what any Python IPC pays), a trio echo server with a blocking
+client (one trio event loop), and a trio echo with trio at both ends (what an
+actor call between two trio processes pays before any actor code runs); each
+unpinned and with both processes pinned to one CPU. ``process_cast_throughput``:
+one-way messages per second against ``multiprocessing.Pipe`` and
+``multiprocessing.Queue``.
 
 ``restart``: ``restart_first_call``, from the SIGKILL of a supervised process
 actor to its restarted incarnation's first answered call, with a spare ready;
-against a ``multiprocessing`` spawn process restarted the same way.
+against a ``multiprocessing`` spawn process restarted the same way, and against
+the floor: from the SIGKILL of an idle process that imported what an actor host
+imports to its parent reading end of file on their socket (the kernel frees the
+process's memory before it closes its files, so no parent can learn of the
+death sooner).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -40,6 +47,7 @@ from actors import (
     Reply,
     open_runtime,
 )
+from spawn._channel import SocketStream
 from supervisor import ChildSpec, Supervisor, open_tree
 
 from ._core import OURS, Case
@@ -118,7 +126,25 @@ def ours_cast_rate(n: int) -> float:
     return trio.run(main)
 
 
+@contextmanager
+def quiet(*loggers: str) -> Iterator[None]:
+    """Keep the named loggers' reports (a restart's crash report) off the terminal."""
+    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name in loggers]
+    for logger, _ in saved:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
+
+
 def ours_restart(samples: int) -> float:
+    with quiet("actors", "supervisor"):
+        return _ours_restart(samples)
+
+
+def _ours_restart(samples: int) -> float:
     async def main() -> float:
         tree = Supervisor(intensity=samples + 5, period=60, children=[_echo_child()])
         async with open_tree(tree) as root:
@@ -343,6 +369,58 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
+def trio_floor_echo(n: int, pin: bool) -> float:
+    """The trio echo server, called from a trio client: an event loop at both ends."""
+    with echo_child(_TRIO_ECHO) as (sock, pid):
+        stream = SocketStream(sock)  # ours: no schedule point when the socket is ready
+
+        async def round_trip(message: object) -> object:
+            payload = msgpack.packb(message)
+            await stream.send_all(len(payload).to_bytes(HEADER, "big") + payload)
+            data = b""
+            while len(data) < HEADER or len(data) < HEADER + int.from_bytes(data[:HEADER], "big"):
+                chunk = await stream.receive_some(spin=False)
+                if not chunk:
+                    raise EOFError
+                data += chunk
+            return msgpack.unpackb(data[HEADER:])
+
+        async def main() -> float:
+            with pinned([pid], pin):
+                for _ in range(50):
+                    await round_trip(MESSAGE)
+                start = time.perf_counter()
+                for _ in range(n):
+                    await round_trip(MESSAGE)
+                return (time.perf_counter() - start) / n
+
+        return trio.run(main)
+
+
+_IDLE_HOST = """
+import socket, sys
+import trio, msgpack, actors, supervisor, benchmarks._ipc
+sock = socket.socket(fileno=int(sys.argv[1]))
+sock.sendall(b"r")
+sock.recv(1)
+"""
+
+
+def kill_to_eof(samples: int) -> float:
+    """SIGKILL of an idle process that imported what an actor host imports, until
+    its parent reads end of file on their socket: the floor of noticing a death."""
+    times = []
+    for _ in range(samples):
+        with echo_child(_IDLE_HOST) as (sock, pid):
+            sock.recv(1)  # it has imported everything
+            start = time.perf_counter()
+            os.kill(pid, signal.SIGKILL)
+            while sock.recv(1):
+                pass
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
 def floor_echo(code: str, n: int, pin: bool) -> float:
     with echo_child(code) as (sock, pid):
         call = _framed(sock)
@@ -369,10 +447,11 @@ def ipc_cases(quick: bool) -> list[Case]:
             Case(scenario, "socketpair floor", "s", partial(floor_echo, _RAW_ECHO, calls, pin)),
             Case(
                 scenario,
-                "trio socket floor",
+                "trio server floor",
                 "s",
                 partial(floor_echo, _TRIO_ECHO, calls, pin),
             ),
+            Case(scenario, "trio-to-trio floor", "s", partial(trio_floor_echo, calls, pin)),
         ]
     casting = "process_cast_throughput"
     cases += [
@@ -388,4 +467,5 @@ def restart_cases(quick: bool) -> list[Case]:
     return [
         Case("restart_first_call", OURS, "s", partial(ours_restart, samples)),
         Case("restart_first_call", "multiprocessing spawn", "s", partial(mp_restart, samples)),
+        Case("restart_first_call", "kill-to-EOF floor", "s", partial(kill_to_eof, samples)),
     ]

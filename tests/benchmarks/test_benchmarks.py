@@ -30,11 +30,17 @@ EXPECTED = {
         "executor_map_chunked": {OURS, "ProcessPoolExecutor"},
     },
     "ipc": {
-        scenario: {OURS, "multiprocessing.Pipe", "socketpair floor", "trio socket floor"}
+        scenario: {
+            OURS,
+            "multiprocessing.Pipe",
+            "socketpair floor",
+            "trio server floor",
+            "trio-to-trio floor",
+        }
         for scenario in ("process_call_round_trip", "process_call_round_trip pinned")
     }
     | {"process_cast_throughput": {OURS, "multiprocessing.Pipe", "multiprocessing.Queue"}},
-    "restart": {"restart_first_call": {OURS, "multiprocessing spawn"}},
+    "restart": {"restart_first_call": {OURS, "multiprocessing spawn", "kill-to-EOF floor"}},
 }
 
 
