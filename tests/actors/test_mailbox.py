@@ -22,6 +22,7 @@ from actors import (
     Runtime,
     open_runtime,
 )
+from actors._mailbox import GET_BURST
 from spawn import EncodeError
 
 from .probe import Probe
@@ -172,3 +173,44 @@ async def test_cancelling_the_body_stops_the_actors_and_propagates(
             await trio.sleep_forever()
     assert scope.cancelled_caught
     assert [reason for _, reason in log] == [SHUTDOWN]
+
+
+class Busy(Actor):
+    """Handles casts without awaiting anything: only its mailbox lets others run."""
+
+    async def init(self, log: list[str]) -> None:
+        self.log = log
+
+    async def handle_call(self, request: Any, caller: Caller) -> Reply:
+        return Reply(request)
+
+    async def handle_cast(self, message: Any) -> InfoResult:
+        self.log.append("actor")
+        return NoReply()
+
+
+async def test_an_actor_with_a_backlog_lets_other_tasks_run_every_burst(
+    runtime: Runtime,
+) -> None:
+    """An actor takes waiting messages in bursts of GET_BURST without a schedule
+    point (one per message cost more than the handling), never more."""
+    log: list[str] = []
+    busy = await runtime.spawn(Busy, log, mailbox_size=1000)
+    for _ in range(10 * GET_BURST):
+        busy.cast_nowait("work")
+    done = trio.Event()
+
+    async def other() -> None:
+        while not done.is_set():
+            log.append("other")
+            await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        await busy.call("sync")  # behind every cast
+        done.set()
+    runs = "".join("a" if entry == "actor" else "o" for entry in log).split("o")
+    # trio may run the other task before the actor in one batch and after it in
+    # the next: two bursts can meet, never three.
+    assert max(len(run) for run in runs) <= 2 * GET_BURST
+    assert log.count("actor") == 10 * GET_BURST
