@@ -138,6 +138,7 @@ class Mailbox:
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         if not self._queue:
+            self._streak = 0  # waiting lets the others run
             self._reader = trio.lowlevel.current_task()
 
             def abort(_: RaiseCancelT) -> Abort:
