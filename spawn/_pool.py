@@ -615,8 +615,8 @@ class Pool:
         """Keep ``spares`` idle workers, started from this (the main) thread."""
         failures = 0
         while True:
-            if self._needs_spare() and self._counts["started"]:
-                await trio.sleep(REFILL_DELAY)  # see REFILL_DELAY; the first ones go at once
+            if self._needs_spare():  # a spare was taken (_warm started the first ones)
+                await trio.sleep(REFILL_DELAY)
             while self._needs_spare():
                 try:
                     worker = await self._start(spare=True)

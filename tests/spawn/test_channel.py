@@ -251,7 +251,7 @@ async def test_a_read_stops_spinning_once_its_window_has_passed(
         async with trio.open_nursery() as nursery:
 
             async def answer_later() -> None:
-                await trio.sleep(0.01)
+                await trio.testing.wait_all_tasks_blocked()  # the reader is waiting
                 theirs.send(b"late")
 
             nursery.start_soon(answer_later)
