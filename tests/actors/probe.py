@@ -17,8 +17,19 @@ from actors import (
     InfoResult,
     NoReply,
     Reply,
+    Runtime,
     Stop,
 )
+
+
+async def stop_all(runtime: Runtime, *refs: ActorRef) -> None:
+    """Stop each of ``refs``, last first: a test stops what it started.
+
+    Each must still be alive (``stop`` raises ``NoSuchActor`` otherwise), so a
+    test that calls this also says which of its actors outlived it.
+    """
+    for ref in reversed(refs):
+        await runtime.stop(ref)
 
 
 class Probe(Actor):

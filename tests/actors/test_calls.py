@@ -31,7 +31,7 @@ from actors import (
     open_runtime,
 )
 
-from .probe import Probe
+from .probe import Probe, stop_all
 
 
 async def test_item19_call_times_out_after_the_default_5_seconds(
@@ -42,6 +42,7 @@ async def test_item19_call_times_out_after_the_default_5_seconds(
     with pytest.raises(CallTimeout):
         await probe.call("hold")
     assert trio.current_time() - start == pytest.approx(5.0)
+    await stop_all(runtime, probe)
 
 
 async def test_item19_a_late_reply_is_dropped_not_given_to_the_next_call(
@@ -53,6 +54,7 @@ async def test_item19_a_late_reply_is_dropped_not_given_to_the_next_call(
     # The probe now answers the abandoned call; the new call must get its own reply.
     assert await probe.call(("release", "late")) == "released"
     assert await probe.call(("echo", "mine")) == "mine"
+    await stop_all(runtime, probe)
 
 
 async def test_item19_a_call_fails_at_once_with_the_crash_reason(
@@ -161,6 +163,7 @@ async def test_item20_no_reply_then_an_explicit_reply(runtime: Runtime) -> None:
         assert answers == []
         assert await probe.call(("release", "later")) == "released"
     assert answers == ["later"]
+    await stop_all(runtime, probe)
 
 
 async def test_item20_stop_replies_then_stops_with_its_reason(runtime: Runtime) -> None:
@@ -255,6 +258,7 @@ async def test_item19_timeouts_hold_after_thousands_of_answered_calls(
     with pytest.raises(CallTimeout):
         await probe.call("hold", timeout=1.5)
     assert trio.current_time() - start == pytest.approx(1.5)
+    await stop_all(runtime, probe)
 
 
 async def test_item19_a_shorter_timeout_behind_a_longer_one_fires_first(
@@ -276,6 +280,7 @@ async def test_item19_a_shorter_timeout_behind_a_longer_one_fires_first(
         nursery.start_soon(call, "short", fast, 1.0)
     assert [name for name, _ in fired] == ["short", "long"]
     assert [elapsed for _, elapsed in fired] == pytest.approx([1.0, 10.0])
+    await stop_all(runtime, slow, fast)
 
 
 async def test_item19_a_cancelled_call_leaves_nothing_pending(
@@ -288,6 +293,7 @@ async def test_item19_a_cancelled_call_leaves_nothing_pending(
     await trio.sleep(120)
     assert await probe.call(("release", "nobody")) == "released"
     assert await probe.call(("echo", 1)) == 1
+    await stop_all(runtime, probe)
 
 
 async def test_a_child_whose_spawner_stopped_during_its_init_exits_instead_of_hanging(

@@ -21,7 +21,7 @@ from actors import (
     open_runtime,
 )
 
-from .probe import Probe
+from .probe import Probe, stop_all
 
 
 async def settle() -> None:
@@ -51,6 +51,7 @@ async def test_item22_a_trapping_actor_gets_an_exit_message(runtime: Runtime) ->
     assert message.ref == a
     assert isinstance(message.reason, Crash)
     assert runtime.is_alive(b)
+    await stop_all(runtime, b)
 
 
 async def test_item22_a_normal_exit_does_not_propagate(runtime: Runtime) -> None:
@@ -61,6 +62,7 @@ async def test_item22_a_normal_exit_does_not_propagate(runtime: Runtime) -> None
     await settle()
     assert runtime.is_alive(b)
     assert await b.call(("echo", 1)) == 1
+    await stop_all(runtime, b)
 
 
 async def test_item22_a_trapping_actor_sees_normal_exits_as_messages(runtime: Runtime) -> None:
@@ -70,6 +72,7 @@ async def test_item22_a_trapping_actor_sees_normal_exits_as_messages(runtime: Ru
     await a.call(("stop", NORMAL))
     await settle()
     assert await b.call("seen") == [("info", Exit(a, NORMAL))]
+    await stop_all(runtime, b)
 
 
 async def test_item22_a_kill_cannot_be_trapped_and_links_see_killed(runtime: Runtime) -> None:
@@ -82,6 +85,7 @@ async def test_item22_a_kill_cannot_be_trapped_and_links_see_killed(runtime: Run
     await settle()
     assert log == [], "terminate must not run on a kill"
     assert await watcher.call("seen") == [("info", Exit(trapper, KILLED))]
+    await stop_all(runtime, watcher)
 
 
 async def test_item22_a_shutdown_travels_over_links_to_non_trapping_actors(
@@ -120,6 +124,7 @@ async def test_item23_each_of_two_monitors_delivers_exactly_one_down(runtime: Ru
         ("info", Down(first, target, Shutdown())),
         ("info", Down(second, target, Shutdown())),
     ]
+    await stop_all(runtime, watcher)
 
 
 async def test_item23_monitoring_a_dead_actor_gives_noproc(runtime: Runtime) -> None:
@@ -129,6 +134,7 @@ async def test_item23_monitoring_a_dead_actor_gives_noproc(runtime: Runtime) -> 
     monitor = await watcher.call(("monitor", target))
     await settle()
     assert await watcher.call("seen") == [("info", Down(monitor, target, NOPROC))]
+    await stop_all(runtime, watcher)
 
 
 @pytest.mark.parametrize("flush", [True, False])
@@ -145,6 +151,7 @@ async def test_item23_demonitor_with_flush_removes_a_pending_down(
         assert seen == []
     else:
         assert seen == [("info", Down(monitor, target, KILLED))]
+    await stop_all(runtime, watcher)
 
 
 async def test_item23_demonitor_stops_future_downs(runtime: Runtime) -> None:
@@ -155,6 +162,7 @@ async def test_item23_demonitor_stops_future_downs(runtime: Runtime) -> None:
     await runtime.stop(target)
     await settle()
     assert await watcher.call("seen") == []
+    await stop_all(runtime, watcher)
 
 
 async def test_item23_a_new_incarnation_has_a_new_ref_and_old_monitors_fired(
@@ -170,3 +178,4 @@ async def test_item23_a_new_incarnation_has_a_new_ref_and_old_monitors_fired(
     await settle()
     assert await watcher.call("seen") == [("info", Down(monitor, first, KILLED))]
     assert runtime.whereis("svc") == second
+    await stop_all(runtime, watcher, second)

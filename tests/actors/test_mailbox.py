@@ -25,7 +25,7 @@ from actors import (
 from actors._mailbox import GET_BURST
 from spawn import EncodeError
 
-from .probe import Probe
+from .probe import Probe, stop_all
 
 
 class Gate(Actor):
@@ -80,6 +80,7 @@ async def test_a_full_mailbox_makes_the_sender_wait_or_fail(runtime: Runtime) ->
         opened.set()
     assert sent == [4]
     assert await gate.call("seen") == [("cast", 1), ("cast", 2), ("cast", 4)]
+    await stop_all(runtime, gate)
 
 
 async def test_system_messages_pass_a_full_mailbox_in_order_with_the_sender(
@@ -102,6 +103,7 @@ async def test_system_messages_pass_a_full_mailbox_in_order_with_the_sender(
         ("cast", "before"),
         ("info", Down(monitor, target, KILLED)),
     ]
+    await stop_all(runtime, watcher)
 
 
 async def test_send_after_delivers_once_and_cancelled_timers_never(
@@ -214,3 +216,4 @@ async def test_an_actor_with_a_backlog_lets_other_tasks_run_every_burst(
     # the next: two bursts can meet, never three.
     assert max(len(run) for run in runs) <= 2 * GET_BURST
     assert log.count("actor") == 10 * GET_BURST
+    await stop_all(runtime, busy)

@@ -14,7 +14,7 @@ from actors import (
     Runtime,
 )
 
-from .probe import Probe
+from .probe import Probe, stop_all
 
 
 async def test_item24_a_taken_name_fails_with_the_holder(runtime: Runtime) -> None:
@@ -23,6 +23,7 @@ async def test_item24_a_taken_name_fails_with_the_holder(runtime: Runtime) -> No
         await runtime.spawn(Probe, name="db")
     assert info.value.holder == holder
     assert runtime.statistics().actors == 1
+    await stop_all(runtime, holder)
 
 
 async def test_item24_a_name_is_released_when_its_actor_exits(runtime: Runtime) -> None:
@@ -31,6 +32,7 @@ async def test_item24_a_name_is_released_when_its_actor_exits(runtime: Runtime) 
     assert runtime.whereis("db") is None
     again = await runtime.spawn(Probe, name="db")
     assert runtime.whereis("db") == again
+    await stop_all(runtime, again)
 
 
 async def test_item24_sending_by_name_reaches_the_current_incarnation(runtime: Runtime) -> None:
@@ -45,6 +47,7 @@ async def test_item24_sending_by_name_reaches_the_current_incarnation(runtime: R
     await named.cast("two")
     assert await named.call("seen") == [("cast", "two")]
     assert await second.call("seen") == [("cast", "two")]
+    await stop_all(runtime, second)
 
 
 async def test_item24_a_cast_by_a_free_name_is_a_dead_letter(runtime: Runtime) -> None:
@@ -69,6 +72,7 @@ async def test_item25_join_twice_leave_twice(runtime: Runtime) -> None:
     assert await member.call(("leave", "g")) is True
     assert runtime.groups.members("g") == []
     assert await member.call(("leave", "g")) is False
+    await stop_all(runtime, member)
 
 
 async def test_item25_members_leave_when_they_exit(runtime: Runtime) -> None:
@@ -79,6 +83,7 @@ async def test_item25_members_leave_when_they_exit(runtime: Runtime) -> None:
     await b.call(("join", "g"))
     await runtime.stop(a)
     assert runtime.groups.members("g") == [b]
+    await stop_all(runtime, b)
 
 
 async def test_item25_watchers_are_told_of_joins_and_leaves(runtime: Runtime) -> None:
@@ -97,3 +102,4 @@ async def test_item25_watchers_are_told_of_joins_and_leaves(runtime: Runtime) ->
         ("info", GroupLeft("g", (late,))),
         ("info", GroupLeft("g", (early,))),
     ]
+    await stop_all(runtime, watcher, late)
