@@ -32,12 +32,15 @@ async def eventually(
 ) -> T:
     """Poll ``check`` until it returns something truthy; bounded by ``timeout`` seconds.
 
-    For state held in another process, which no trio.Event can signal here.
+    For state held in another process, which no trio.Event can signal here. On
+    timeout it fails with an AssertionError that names ``what`` it waited for.
     """
-    with trio.fail_after(timeout):
+    value: T | None = None
+    with trio.move_on_after(timeout) as waited:
         while not (value := await check()):  # noqa: ASYNC110 - the state is in another process
             await trio.sleep(0.01)
-    assert value is not None, what
+    if waited.cancelled_caught or not value:
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
     return value
 
 
