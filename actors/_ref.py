@@ -61,7 +61,24 @@ class ActorRef:
 class NamedRef:
     """Whoever holds a registered name, resolved afresh at every send.
 
-    >>> # counter = runtime.named("counter"); await counter.call("get")
+    >>> import trio
+    >>> from actors import Actor, Caller, Reply, open_runtime
+    >>> class Answer(Actor):
+    ...     async def init(self, value: int) -> None:
+    ...         self.value = value
+    ...     async def handle_call(self, request: object, caller: Caller) -> Reply:
+    ...         return Reply(self.value)
+    >>> async def main() -> None:
+    ...     async with open_runtime() as runtime:
+    ...         answer = runtime.named("answer")
+    ...         first = await runtime.spawn(Answer, 1, name="answer")
+    ...         print(await answer.call("get"))
+    ...         await runtime.stop(first)
+    ...         await runtime.spawn(Answer, 2, name="answer")
+    ...         print(await answer.call("get"))  # the same NamedRef reaches the new holder
+    >>> trio.run(main)
+    1
+    2
     """
 
     name: str

@@ -501,7 +501,23 @@ class Runtime:
     def watch(self, ref: ActorRef) -> ExitWatch:
         """Start watching ``ref`` from outside any actor (a monitor for plain code).
 
-        >>> # watch = runtime.watch(ref); await ref.cast("stop"); await watch.wait()
+        Take the watch before the exit can happen, and no exit is missed:
+
+        >>> import trio
+        >>> from actors import Actor, Shutdown, Stop, open_runtime
+        >>> class Quits(Actor):
+        ...     async def handle_cast(self, message: object) -> Stop:
+        ...         return Stop(Shutdown(message))
+        >>> async def main() -> None:
+        ...     async with open_runtime() as runtime:
+        ...         ref = await runtime.spawn(Quits)
+        ...         watch = runtime.watch(ref)
+        ...         await ref.cast("asked to")
+        ...         print(await watch.wait())
+        ...         print(await runtime.watch(ref).wait())  # taken too late
+        >>> trio.run(main)
+        shutdown ('asked to')
+        noproc
         """
         return ExitWatch(self._live_cell(ref))
 
