@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import trio
@@ -48,6 +49,11 @@ class Probe(Actor):
             case ("echo", value):
                 return Reply(value)
             case ("sleep", seconds):
+                await trio.sleep(seconds)
+                return Reply("slept")
+            case ("busy", str(marker), seconds):
+                # The pid in ``marker`` tells a test in any process that this call runs.
+                await trio.Path(marker).write_text(str(os.getpid()))
                 await trio.sleep(seconds)
                 return Reply("slept")
             case ("crash", text):

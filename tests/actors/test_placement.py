@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ from actors import (
 )
 from spawn import EncodeError, RemoteError
 from tests.spawn.conftest import LeakCheck
-from tests.support import eventually
+from tests.support import eventually, pid_from_file
 
 from .probe import FailsToStart, Probe, Recorder
 
@@ -253,11 +254,14 @@ async def test_item13_terminate_runs_on_stop_not_on_kill(placed: Placed) -> None
     assert await recorder.call("events") == [("terminated", stopped, Shutdown())]
 
 
-async def test_item12_a_hung_actor_is_killed_when_its_budget_is_spent(placed: Placed) -> None:
+async def test_item12_a_hung_actor_is_killed_when_its_budget_is_spent(
+    placed: Placed, tmp_path: Path
+) -> None:
     receiver = await placed.receiver()
+    marker = tmp_path / "busy"
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_ignore_errors, receiver.call, ("sleep", 3600), LONG)
-        await trio.sleep(0.2)
+        nursery.start_soon(_ignore_errors, receiver.call, ("busy", str(marker), 3600), LONG)
+        await pid_from_file(marker, timeout=LONG)  # the receiver is now in that call
         with trio.fail_after(LONG):
             reason = await placed.runtime.stop(receiver, timeout=1.0)
     # Its handler is interrupted and terminate runs (a task, or an actor in a shared
@@ -294,12 +298,15 @@ def rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-async def test_a_fast_sender_is_held_at_the_receivers_bound(leaks: LeakCheck) -> None:
+async def test_a_fast_sender_is_held_at_the_receivers_bound(
+    leaks: LeakCheck, tmp_path: Path
+) -> None:
     """The bound is enforced at the receiving mailbox: memory stays flat in the sender."""
+    marker = tmp_path / "busy"
     async with open_runtime() as runtime, trio.open_nursery() as nursery:
         receiver = await runtime.spawn(Probe, placement="process", mailbox_size=100)
-        nursery.start_soon(_ignore_errors, receiver.call, ("sleep", 3600), None)
-        await trio.sleep(0.2)  # the receiver is now busy in that call
+        nursery.start_soon(_ignore_errors, receiver.call, ("busy", str(marker), 3600), None)
+        await pid_from_file(marker, timeout=LONG)  # the receiver is now busy in that call
         accepted = 0
         refused = 0
         before = rss()

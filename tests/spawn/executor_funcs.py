@@ -80,3 +80,9 @@ def identity(value: object) -> object:
 def touch(path: str) -> None:
     with open(path, "w") as out:
         out.write(str(os.getpid()))
+
+
+def touch_sleep_return(path: str, t: float, value: object) -> object:
+    """Write this worker's pid into ``path`` (so the test knows the call runs), then sleep."""
+    touch(path)
+    return sleep_return(t, value)

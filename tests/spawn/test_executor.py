@@ -370,16 +370,25 @@ def test_correct_timeout_exception_msg() -> None:
 # -- beyond the stdlib: our promises --------------------------------------------------
 
 
-def test_killed_worker_fails_only_its_future(leaks: LeakCheck) -> None:
+def test_killed_worker_fails_only_its_future(leaks: LeakCheck, tmp_path: Path) -> None:
     """A worker killed with SIGKILL mid-task fails that future only; the next submit works."""
     with Executor(max_workers=2) as executor:
         victim_pid = executor.submit(funcs.getpid).result()
         leaks.watch(victim_pid)
         # Occupy both workers; one of them is the victim.
         started = time.monotonic()
-        doomed = [executor.submit(funcs.sleep_return, 2.0, i) for i in range(2)]
+        markers = [tmp_path / str(i) for i in range(2)]
+        doomed = [
+            executor.submit(funcs.touch_sleep_return, str(marker), 2.0, i)
+            for i, marker in enumerate(markers)
+        ]
         others = [executor.submit(funcs.mul, i, 2) for i in range(10)]
-        time.sleep(0.5)
+        while not all(marker.exists() and marker.read_text() for marker in markers):
+            assert time.monotonic() - started < 60, "the two long calls never both started"
+            time.sleep(0.01)
+        busy = {int(marker.read_text()) for marker in markers}
+        assert len(busy) == 2, f"both long calls run in one worker: {busy}"
+        assert victim_pid in busy
         os.kill(victim_pid, signal.SIGKILL)
         outcomes = []
         for f in doomed:

@@ -35,7 +35,9 @@ class Reporting(Actor):
         match request:
             case "pid":
                 return Reply(os.getpid())
-            case ("sleep", seconds):
+            case ("busy", str(marker), seconds):
+                # The pid in ``marker`` tells the test (in another process) that this call runs.
+                await trio.Path(marker).write_text(str(os.getpid()))
                 await trio.sleep(seconds)
                 return Reply("slept")
             case ("stop", reason):

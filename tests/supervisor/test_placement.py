@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from actors import (
 from supervisor import ChildAddress, ChildSpec, Restart, Strategy, Supervisor, TreeExited, open_tree
 from tests.actors.probe import Recorder
 from tests.spawn.conftest import LeakCheck
-from tests.support import eventually
+from tests.support import eventually, pid_from_file
 
 from .placed_workers import Reporting
 
@@ -197,7 +198,7 @@ async def test_item9_a_failed_restart_is_retried_and_each_retry_counts(
 
 
 async def test_sigkill_of_a_worker_mid_call_fails_the_call_and_the_child_is_restarted(
-    runtime: Runtime, leaks: LeakCheck
+    runtime: Runtime, leaks: LeakCheck, tmp_path: Path
 ) -> None:
     """Issue 6: SIGKILL of a worker during a call with a 60 s timeout."""
     recorder = await runtime.spawn(Recorder)
@@ -208,17 +209,18 @@ async def test_sigkill_of_a_worker_mid_call_fails_the_call_and_the_child_is_rest
         pid = await parser.call("pid", timeout=LONG)
         leaks.watch(pid)
         outcome: list[Any] = []
+        marker = tmp_path / "busy"
 
         async def long_call() -> None:
             try:
-                await parser.call(("sleep", 3600), timeout=LONG)
+                await parser.call(("busy", str(marker), 3600), timeout=LONG)
             except ActorExited as exc:
                 outcome.append(exc.reason)
 
         started = trio.current_time()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(long_call)
-            await trio.sleep(0.2)
+            assert await pid_from_file(marker, timeout=LONG) == pid  # mid-call from here
             os.kill(pid, signal.SIGKILL)
         assert outcome == [KILLED]
         assert trio.current_time() - started < LONG / 2
