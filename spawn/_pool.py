@@ -41,7 +41,8 @@ EnvChoice = Literal["allowlist", "inherit"] | Mapping[str, str]
 #: How long a call that lost its worker waits for the worker's exit status.
 _DEATH_WAIT: Final = 2.0
 _BACKOFF_MAX: Final = 5.0
-#: How long a spare's replacement waits after the spare was taken. A new interpreter
+#: How long a spare's replacement waits after the spare was taken (the default of
+#: ``open_pool(refill_delay=...)``). A new interpreter
 #: takes tens of milliseconds of CPU; started at once it competes with the worker
 #: just taken (and with the work it was taken for, often a restart), which on two
 #: cores made a restart of a process actor several times slower.
@@ -165,6 +166,7 @@ class Pool:
         start_timeout: float,
         stop_timeout: float,
         cancel_grace: float,
+        refill_delay: float,
     ) -> None:
         self.template = template
         self.max_workers = max_workers
@@ -178,6 +180,7 @@ class Pool:
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
         self._cancel_grace = cancel_grace
+        self._refill_delay = refill_delay
         self._slots = trio.Semaphore(max_workers)
         self._idle: list[Worker] = []  # least recently used first
         self._busy: set[Worker] = set()
@@ -616,7 +619,7 @@ class Pool:
         failures = 0
         while True:
             if self._needs_spare():  # a spare was taken (_warm started the first ones)
-                await trio.sleep(REFILL_DELAY)
+                await trio.sleep(self._refill_delay)
             while self._needs_spare():
                 try:
                     worker = await self._start(spare=True)
@@ -681,6 +684,7 @@ async def open_pool(
     start_timeout: float = 30.0,
     stop_timeout: float = 5.0,
     cancel_grace: float = 0.0,
+    refill_delay: float = REFILL_DELAY,
 ) -> AsyncIterator[Pool]:
     """Open a pool of worker processes; on exit, stop every worker and reap it.
 
@@ -688,7 +692,9 @@ async def open_pool(
     are kept idle and warm (started when the pool opens, replenished in the
     background). A worker is recycled after ``max_tasks`` calls or when its RSS
     passes ``max_rss`` bytes, and pruned after ``idle_timeout`` seconds idle
-    beyond the spares. ``codec="pickle"`` opts in to pickled arguments, results
+    beyond the spares. A spare that is taken is replaced ``refill_delay`` seconds
+    later (default 25 ms), so that the new interpreter's start does not compete
+    for the CPU with the worker just taken. ``codec="pickle"`` opts in to pickled arguments, results
     and exceptions (msgpack and tuples otherwise). ``env`` is ``"allowlist"``
     (a few variables such as PATH, HOME, LANG), ``"inherit"`` (the parent's
     minus loader variables such as LD_PRELOAD) or an explicit mapping. Workers
@@ -713,7 +719,7 @@ async def open_pool(
     if initializer is not None and entry != FUNCTION_WORKER:
         raise ValueError("an initializer runs in function workers only (entry is not theirs)")
     workers = max_workers if max_workers is not None else (os.cpu_count() or 1)
-    _check_options(workers, spares, max_tasks, max_rss, idle_timeout, codec)
+    _check_options(workers, spares, max_tasks, max_rss, idle_timeout, codec, refill_delay)
     if env == "allowlist":
         environment = allowlisted_env()
     elif env == "inherit":
@@ -749,6 +755,7 @@ async def open_pool(
             start_timeout=start_timeout,
             stop_timeout=stop_timeout,
             cancel_grace=cancel_grace,
+            refill_delay=refill_delay,
         )
         background = trio.CancelScope()
 
@@ -782,6 +789,7 @@ def _check_options(
     max_rss: int | None,
     idle_timeout: float,
     codec: str,
+    refill_delay: float,
 ) -> None:
     if not isinstance(max_workers, int) or max_workers < 1:
         raise ValueError(f"max_workers must be a positive int, not {max_workers!r}")
@@ -794,3 +802,5 @@ def _check_options(
         raise ValueError(f"idle_timeout must be positive, not {idle_timeout!r}")
     if codec not in ("msgpack", "pickle"):
         raise ValueError(f"codec must be 'msgpack' or 'pickle', not {codec!r}")
+    if not refill_delay >= 0:  # NaN too
+        raise ValueError(f"refill_delay must be >= 0, not {refill_delay!r}")

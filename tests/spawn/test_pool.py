@@ -20,7 +20,6 @@ from spawn import (
     ProtocolError,
     RemoteError,
     WorkerDied,
-    _pool,
     function_ref,
     open_pool,
 )
@@ -294,24 +293,33 @@ async def test_closed_pool_refuses_calls_and_stops_everything(leaks: LeakCheck) 
 
 
 async def test_a_taken_spare_is_replaced_after_the_refill_delay(
-    monkeypatch: pytest.MonkeyPatch, leaks: LeakCheck
+    tmp_path: Path, leaks: LeakCheck
 ) -> None:
-    """The replacement of a taken spare starts REFILL_DELAY later, not while the worker
-    just taken does the work it was taken for; then the pool has its spare again."""
-    monkeypatch.setattr(_pool, "REFILL_DELAY", 2.0)
+    """The replacement of a taken spare starts ``refill_delay`` later, not while the worker
+    just taken does the work it was taken for; then the pool has its spare again (which
+    the leaks fixture sees stopped and reaped with the pool)."""
+    marker = tmp_path / "working"
     with trio.fail_after(DEADLINE):
-        async with open_pool(max_workers=3, spares=1) as pool:
+        async with open_pool(max_workers=3, spares=1, refill_delay=2.0) as pool:
             assert pool.statistics().idle == 1
             async with pool.lease() as worker:
                 leaks.watch(worker.pid)
-                await trio.sleep(0.2)
+                job = [[str(marker), 0], {}]
+                await worker.channel.send([7, "tests.spawn.workload", "touch_and_sleep", job])
+                assert await pid_from_file(marker) == worker.pid  # it works for us now
                 stats = pool.statistics()
                 assert (stats.idle, stats.starting) == (0, 0)
+                assert await worker.channel.receive() == [7, True, worker.pid]
 
                 async def refilled() -> bool:
                     return pool.statistics().idle == 1
 
                 await eventually(refilled, what="a new spare")
                 assert pool.statistics().started == 2
-                for spare in pool._idle:
-                    leaks.watch(spare.pid)
+
+
+@pytest.mark.parametrize("delay", [-0.001, float("nan")])
+async def test_a_refill_delay_below_zero_is_refused(delay: float) -> None:
+    with pytest.raises(ValueError, match="refill_delay must be >= 0"):
+        async with open_pool(max_workers=1, refill_delay=delay):
+            pass  # pragma: no cover - the pool does not open
