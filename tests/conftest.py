@@ -6,7 +6,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-from tests.spawn.conftest import leaks as leaks  # one leak check for every process test
+from tests.leaks import leaks as leaks  # one leak check for every process test
 
 settings.register_profile(
     "ci",

@@ -37,7 +37,7 @@ from actors import (
     open_runtime,
 )
 from spawn import EncodeError, RemoteError
-from tests.spawn.conftest import LeakCheck
+from tests.leaks import LeakCheck
 from tests.support import eventually, pid_from_file
 
 from .probe import FailsToStart, Probe, Recorder

@@ -41,10 +41,10 @@ from typing import Any
 import pytest
 
 from spawn import EncodeError, Executor, NotByReference, RemoteError
+from tests.leaks import LeakCheck
 from tests.support import run_python
 
 from . import executor_funcs as funcs
-from .conftest import LeakCheck
 
 WORKERS = 5
 

@@ -13,8 +13,7 @@ import pytest
 import trio
 
 from spawn import open_pool
-
-from .conftest import LeakCheck
+from tests.leaks import LeakCheck
 
 DEADLINE = 60
 NOFILE = 123

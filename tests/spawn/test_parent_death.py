@@ -9,7 +9,7 @@ from pathlib import Path
 
 import trio
 
-from .conftest import LeakCheck, children
+from tests.leaks import LeakCheck, children
 
 DEADLINE = 60
 SCRIPT = Path(__file__).with_name("parent_script.py")

@@ -17,10 +17,9 @@ import trio
 import trio.lowlevel
 
 from spawn import InitializerError, Job, PoolClosed, WorkerDied, function_ref, open_pool
+from tests.leaks import LeakCheck
 from tests.spawn import workload
 from tests.support import pid_from_file
-
-from .conftest import LeakCheck
 
 DEADLINE = 60
 

@@ -24,10 +24,9 @@ from spawn import (
     open_pool,
 )
 from spawn._pool import expired
+from tests.leaks import LeakCheck
 from tests.spawn import workload
 from tests.support import eventually, pid_from_file
-
-from .conftest import LeakCheck
 
 DEADLINE = 60
 CALL_TIMEOUT = 60

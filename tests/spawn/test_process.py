@@ -13,8 +13,7 @@ import trio.testing
 
 from spawn import Process, SpawnTemplate
 from spawn._process import stop_ladder
-
-from .conftest import LeakCheck
+from tests.leaks import LeakCheck
 
 DEADLINE = 60
 

@@ -10,8 +10,7 @@ import trio
 
 from spawn import Process, SpawnTemplate
 from spawn._template import _file_actions
-
-from .conftest import LeakCheck
+from tests.leaks import LeakCheck
 
 DEADLINE = 60
 

@@ -6,8 +6,7 @@ import pytest
 import trio
 
 from spawn import SpawnTemplate, WorkerStartError, function_config, open_pool, start_worker
-
-from .conftest import LeakCheck
+from tests.leaks import LeakCheck
 
 DEADLINE = 60
 

@@ -28,7 +28,7 @@ from actors import (
 )
 from supervisor import ChildAddress, ChildSpec, Restart, Strategy, Supervisor, TreeExited, open_tree
 from tests.actors.probe import Recorder
-from tests.spawn.conftest import LeakCheck
+from tests.leaks import LeakCheck
 from tests.support import eventually, pid_from_file
 
 from .placed_workers import Reporting

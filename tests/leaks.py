@@ -1,4 +1,8 @@
-"""The leak check every process test uses: it asserts, it never cleans up."""
+"""The leak check every process test uses (the fixture `leaks`): it asserts, it never cleans up.
+
+Shared by the whole suite: tests/conftest.py makes the fixture available to every
+test, and tests import `LeakCheck` (and the helpers) from here.
+"""
 
 from __future__ import annotations
 
