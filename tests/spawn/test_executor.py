@@ -25,15 +25,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from concurrent import futures
-from concurrent.futures import BrokenExecutor
-from concurrent.futures._base import (
-    CANCELLED,
-    CANCELLED_AND_NOTIFIED,
-    FINISHED,
-    PENDING,
-    RUNNING,
-    Future,
-)
+from concurrent.futures import BrokenExecutor, Future
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -49,20 +41,33 @@ from . import executor_funcs as funcs
 WORKERS = 5
 
 
-def create_future(state: str = PENDING, exception: Any = None, result: Any = None) -> Future[Any]:
+def create_future(
+    state: str = "PENDING", exception: BaseException | None = None, result: object = None
+) -> Future[Any]:
+    """CPython's helper of that name sets a future's private fields; this one brings the
+    future to ``state`` through Future's public methods."""
     f: Future[Any] = Future()
-    f._state = state
-    f._exception = exception
-    f._result = result
+    if state == "RUNNING":
+        assert f.set_running_or_notify_cancel()
+    elif state in ("CANCELLED", "CANCELLED_AND_NOTIFIED"):
+        assert f.cancel()
+        if state == "CANCELLED_AND_NOTIFIED":
+            assert not f.set_running_or_notify_cancel()
+    elif state == "FINISHED" and exception is not None:
+        f.set_exception(exception)
+    elif state == "FINISHED":
+        f.set_result(result)
+    else:
+        assert state == "PENDING", state
     return f
 
 
-PENDING_FUTURE = create_future(state=PENDING)
-RUNNING_FUTURE = create_future(state=RUNNING)
-CANCELLED_FUTURE = create_future(state=CANCELLED)
-CANCELLED_AND_NOTIFIED_FUTURE = create_future(state=CANCELLED_AND_NOTIFIED)
-EXCEPTION_FUTURE = create_future(state=FINISHED, exception=OSError())
-SUCCESSFUL_FUTURE = create_future(state=FINISHED, result=42)
+PENDING_FUTURE = create_future(state="PENDING")
+RUNNING_FUTURE = create_future(state="RUNNING")
+CANCELLED_FUTURE = create_future(state="CANCELLED")
+CANCELLED_AND_NOTIFIED_FUTURE = create_future(state="CANCELLED_AND_NOTIFIED")
+EXCEPTION_FUTURE = create_future(state="FINISHED", exception=OSError())
+SUCCESSFUL_FUTURE = create_future(state="FINISHED", result=42)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import trio.testing
 
 from spawn import Process, SpawnTemplate
 from spawn._process import stop_ladder
-from tests.leaks import LeakCheck
+from tests.leaks import LeakCheck, fd_targets
 
 DEADLINE = 60
 
@@ -142,10 +142,14 @@ async def test_fallback_without_pidfd_polls(
     def no_pidfd(pid: int, flags: int = 0) -> int:
         raise OSError(errno.ENOSYS, "no pidfd")
 
+    def pidfds() -> list[int]:
+        return sorted(fd for fd, target in fd_targets().items() if target == "anon_inode:[pidfd]")
+
+    before = pidfds()
     monkeypatch.setattr(os, "pidfd_open", no_pidfd)
     with trio.fail_after(DEADLINE):
         process = Process.spawn(_python("import time; time.sleep(0.2)"))
-        assert process._pidfd is None
+        assert pidfds() == before, "the handle holds a pidfd although none can be opened"
         assert await process.wait() == 0
         sleeper = Process.spawn(_python("import time; time.sleep(600)"))
         assert await sleeper.stop(1.0) == -signal.SIGTERM
