@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md items 19 and 20: call, cast, and what handlers may return."""
+"""docs/semantics.md §19 and §20: call, cast, and what handlers may return."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md items 22 and 23: links and monitors."""
+"""docs/semantics.md §22 and §23: links and monitors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md items 24 and 25: registered names and process groups."""
+"""docs/semantics.md §24 and §25: registered names and process groups."""
 
 from __future__ import annotations
 

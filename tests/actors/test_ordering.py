@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md item 21: messages between one sender and one receiver arrive in order."""
+"""docs/semantics.md §21: messages between one sender and one receiver arrive in order."""
 
 from __future__ import annotations
 

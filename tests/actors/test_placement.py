@@ -1,4 +1,5 @@
-"""Issue 6: the same behaviour whichever side of a process boundary each actor is on.
+"""The same behaviour whichever side of a process boundary each actor is on
+(docs/semantics.md, "Every placement alike").
 
 Every test runs for five placements of (sender, receiver): task to task, task to
 process, process to task, process to process (two workers), and both in one
@@ -82,7 +83,7 @@ async def seen(ref: ActorRef) -> list[Any]:
     return result
 
 
-# -- item 19 and 20: calls and casts ----------------------------------------------------
+# -- §19 and §20: calls and casts ------------------------------------------------------
 
 
 async def test_item19_call_and_cast_cross_the_boundary(placed: Placed) -> None:
@@ -127,7 +128,7 @@ async def test_item20_a_handler_returning_none_crashes_naming_it(placed: Placed)
     assert "Probe.handle_call returned None" in str(reason.exc)
 
 
-# -- item 21: per-pair order --------------------------------------------------------
+# -- §21: per-pair order ---------------------------------------------------------------
 
 
 async def test_item21_messages_arrive_in_the_order_sent(placed: Placed) -> None:
@@ -142,7 +143,7 @@ async def test_item21_messages_arrive_in_the_order_sent(placed: Placed) -> None:
     assert await seen(receiver) == [("cast", ("seq", i)) for i in range(300)]
 
 
-# -- item 22: links ---------------------------------------------------------------
+# -- §22: links ------------------------------------------------------------------------
 
 
 async def test_item22_an_abnormal_exit_kills_the_linked_actor(placed: Placed) -> None:
@@ -174,7 +175,7 @@ async def test_item22_a_kill_cannot_be_trapped_and_links_see_killed(placed: Plac
     await wait_until(lambda: _has(sender, ("info", Exit(receiver, KILLED))), "the exit")
 
 
-# -- item 23: monitors ------------------------------------------------------------
+# -- §23: monitors ---------------------------------------------------------------------
 
 
 async def test_item23_monitors_stack_and_each_fires_once(placed: Placed) -> None:
@@ -200,7 +201,7 @@ async def test_item23_monitoring_a_dead_actor_gives_noproc(placed: Placed) -> No
     await wait_until(lambda: _has(sender, ("info", Down(monitor, receiver, NOPROC))), "noproc")
 
 
-# -- item 24: names ---------------------------------------------------------------
+# -- §24: names ------------------------------------------------------------------------
 
 
 async def test_item24_names_resolve_to_the_current_incarnation(placed: Placed) -> None:
@@ -220,7 +221,7 @@ async def test_item24_names_resolve_to_the_current_incarnation(placed: Placed) -
     assert placed.runtime.whereis("svc") == second
 
 
-# -- item 25: groups --------------------------------------------------------------
+# -- §25: groups -----------------------------------------------------------------------
 
 
 async def test_item25_members_join_leave_and_leave_on_exit(placed: Placed) -> None:
@@ -240,7 +241,7 @@ async def test_item25_members_join_leave_and_leave_on_exit(placed: Placed) -> No
     await wait_until(lambda: members(0), "the exit")
 
 
-# -- items 12 and 13: stopping ----------------------------------------------------
+# -- §12 and §13: stopping -------------------------------------------------------------
 
 
 async def test_item13_terminate_runs_on_stop_not_on_kill(placed: Placed) -> None:

@@ -1,7 +1,7 @@
 """A second worker kind for tests: echo each frame, prefixed with the config's greeting.
 
-Stands in for issue 6's actor host: a pool started with ``entry=`` this module is
-only leased, and its channel carries whatever the kind speaks.
+Stands in for the actors' worker host (``actors._host``): a pool started with
+``entry=`` this module is only leased, and its channel carries whatever the kind speaks.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The codec: hardened msgpack with ext types (issue 2's codec acceptance)."""
+"""The codec: hardened msgpack with ext types, hard limits, and errors that say where."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The Executor: a port of the process-pool cases of CPython's test_concurrent_futures,
-then our promises beyond the stdlib (issue 5).
+then our promises beyond the stdlib.
 
 Cases left out of the port, and why:
 - test_no_stale_references: it submits a bound method; ours travel by reference, so
@@ -117,7 +117,7 @@ def test_map_timeout(executor: Executor) -> None:
     assert results == [None, None]
 
 
-def test_shutdown_race_issue12456(executor: Executor) -> None:
+def test_shutdown_right_after_a_map_is_queued(executor: Executor) -> None:
     executor.map(str, [2] * (WORKERS + 1))
     executor.shutdown()
 
@@ -197,7 +197,7 @@ def test_interpreter_shutdown_finishes_pending_work() -> None:
     assert done.stdout.strip() == "apple"
 
 
-def test_hang_issue12364(executor: Executor) -> None:
+def test_shutdown_with_fifty_short_futures_does_not_hang(executor: Executor) -> None:
     fs = [executor.submit(time.sleep, 0.01) for _ in range(50)]
     executor.shutdown()
     for f in fs:

@@ -267,7 +267,7 @@ def test_functions_that_cannot_travel_by_reference(monkeypatch: pytest.MonkeyPat
 
 
 async def test_lease_gives_a_handshaken_worker_and_its_channel(leaks: LeakCheck) -> None:
-    """The lease issue 6 builds on: a started worker and its channel, stopped afterwards."""
+    """The lease process actors build on: a started worker and its channel, stopped after."""
     with trio.fail_after(DEADLINE):
         async with open_pool(max_workers=2) as pool:
             async with pool.lease() as worker:

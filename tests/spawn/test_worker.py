@@ -31,7 +31,7 @@ async def test_cancelled_start_leaves_nothing_behind(leaks: LeakCheck) -> None:
 
 async def test_a_second_worker_kind_is_leased_with_its_channel(leaks: LeakCheck) -> None:
     """The worker kind is pluggable (``entry``), and a lease hands over a handshaken worker
-    and its channel: what issue 6's actor host builds on."""
+    and its channel: what the actors' worker processes are built on."""
     with trio.fail_after(DEADLINE):
         async with open_pool(
             max_workers=2, entry="tests.spawn.echo_entry", config={"greeting": "hi "}

@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md item 18: significant children and auto_shutdown."""
+"""docs/semantics.md §18: significant children and auto_shutdown."""
 
 from __future__ import annotations
 

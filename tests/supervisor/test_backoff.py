@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md item 11: backoff, and the stash of a child waiting to restart."""
+"""docs/semantics.md §11: backoff, and the stash of a child waiting to restart."""
 
 from __future__ import annotations
 

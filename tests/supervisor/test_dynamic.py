@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md item 10: the dynamic (simple_one_for_one) supervisor."""
+"""docs/semantics.md §10: the dynamic (simple_one_for_one) supervisor."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md items 15, 16 and 17: operations on a running supervisor."""
+"""docs/semantics.md §15, §16 and §17: operations on a running supervisor."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Issue 6: supervision is the same for children in tasks, in processes and in a shared worker.
+"""Supervision (docs/semantics.md §5 to §9) is the same for children in tasks, in processes
+and in a shared worker.
 
 Real time with generous deadlines (a worker process computes outside any mock
 clock); outcomes and order are asserted, never speed. The leak check makes
@@ -200,7 +201,8 @@ async def test_item9_a_failed_restart_is_retried_and_each_retry_counts(
 async def test_sigkill_of_a_worker_mid_call_fails_the_call_and_the_child_is_restarted(
     runtime: Runtime, leaks: LeakCheck, tmp_path: Path
 ) -> None:
-    """Issue 6: SIGKILL of a worker during a call with a 60 s timeout."""
+    """SIGKILL of a worker during a call with a 60 s timeout: the call fails at once with
+    reason killed, and the supervisor restarts the child in a new worker."""
     recorder = await runtime.spawn(Recorder)
     tree = Supervisor(intensity=5, children=specs(recorder, "process", "parser"))
     async with open_tree(tree, runtime=runtime) as root:

@@ -1,4 +1,7 @@
-"""Restart bookkeeping as pure functions: intensity (item 6), decisions (5), backoff (11)."""
+"""Restart bookkeeping as pure functions: intensity, decisions, backoff.
+
+See docs/semantics.md §6 (intensity), §5 (restart decisions) and §11 (backoff).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md items 5 to 9: restart types, intensity, strategies, retried restarts."""
+"""docs/semantics.md §5 to §9: restart types, intensity, strategies, retried restarts."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def tree(log: Log, *names: str, script: Script | None = None, **flags: object) -
     return Supervisor(children=[child(log, n, script) for n in names], **flags)  # type: ignore[arg-type]
 
 
-# -- item 5: restart types ------------------------------------------------------------
+# -- §5: restart types -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("how", ["crash", "normal", "shutdown"])
@@ -76,7 +76,7 @@ async def exit_child(address: object, how: str) -> None:
     await settle()
 
 
-# -- item 6: intensity and escalation -----------------------------------------------
+# -- §6: intensity and escalation ------------------------------------------------------
 
 
 async def test_item6_with_default_flags_the_second_restart_within_5s_escalates(
@@ -162,7 +162,7 @@ async def test_item6_escalation_is_seen_and_handled_by_the_parent(
         assert await root.child("sub/x").call("ping") == "x"
 
 
-# -- items 7 and 8: strategies -------------------------------------------------------
+# -- §7 and §8: strategies -------------------------------------------------------------
 
 
 async def test_item7_one_restart_event_counts_once_under_one_for_all(
@@ -228,7 +228,7 @@ async def test_item8_a_temporary_sibling_is_dropped_not_restarted(
         assert await running(root) == {"a": True, "c": True}
 
 
-# -- item 9: a restart that fails is retried --------------------------------------------
+# -- §9: a restart that fails is retried -----------------------------------------------
 
 
 async def test_item9_a_failed_restart_is_retried_and_each_retry_counts(

@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md items 12, 13 and 14: stopping children and trees."""
+"""docs/semantics.md §12, §13 and §14: stopping children and trees."""
 
 from __future__ import annotations
 

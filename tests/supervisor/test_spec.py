@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md items 1, 2 and 18: flags and child specs, checked by one pure pass."""
+"""docs/semantics.md §1, §2 and §18: flags and child specs, checked by one pure pass."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OTP_SEMANTICS.md items 3 and 4: synchronous start, ignore, a child that fails to start."""
+"""docs/semantics.md §3 and §4: synchronous start, ignore, a child that fails to start."""
 
 from __future__ import annotations
 

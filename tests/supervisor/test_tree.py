@@ -1,4 +1,8 @@
-"""Trees: addresses by path (DESIGN.md, runtime model), open_tree, reports (items 6, 13)."""
+"""Trees: open_tree, reports (docs/semantics.md §6, §13), and addresses by path.
+
+``root.child("sub/x")`` names a child by its path in the tree and resolves it to
+the child's current incarnation at every send.
+"""
 
 from __future__ import annotations
 
