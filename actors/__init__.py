@@ -76,6 +76,7 @@ __all__ = [
     "MailboxFull",
     "MonitorRef",
     "NameTaken",
+    "NamedRef",
     "NoProc",
     "NoReply",
     "NoSuchActor",
