@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,13 @@ async def eventually(
     if waited.cancelled_caught or not value:
         raise AssertionError(f"timed out after {timeout} s waiting for {what}")
     return value
+
+
+async def write_pid_then_sleep(path: str, seconds: float) -> None:
+    """Write this process's pid into ``path``, then sleep: the side of :func:`pid_from_file`
+    that an actor runs (in any process) to say that it is busy now."""
+    await trio.Path(path).write_text(str(os.getpid()))
+    await trio.sleep(seconds)
 
 
 async def pid_from_file(path: Path, *, timeout: float = 60.0) -> int:

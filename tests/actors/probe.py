@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import trio
@@ -21,6 +20,7 @@ from actors import (
     Runtime,
     Stop,
 )
+from tests.support import write_pid_then_sleep
 
 
 async def stop_all(runtime: Runtime, *refs: ActorRef) -> None:
@@ -52,9 +52,7 @@ class Probe(Actor):
                 await trio.sleep(seconds)
                 return Reply("slept")
             case ("busy", str(marker), seconds):
-                # The pid in ``marker`` tells a test in any process that this call runs.
-                await trio.Path(marker).write_text(str(os.getpid()))
-                await trio.sleep(seconds)
+                await write_pid_then_sleep(marker, seconds)
                 return Reply("slept")
             case ("crash", text):
                 raise RuntimeError(text)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import trio
-
 from actors import (
     Actor,
     ActorRef,
@@ -19,6 +17,7 @@ from actors import (
     Shutdown,
     Stop,
 )
+from tests.support import write_pid_then_sleep
 
 
 class Reporting(Actor):
@@ -36,9 +35,7 @@ class Reporting(Actor):
             case "pid":
                 return Reply(os.getpid())
             case ("busy", str(marker), seconds):
-                # The pid in ``marker`` tells the test (in another process) that this call runs.
-                await trio.Path(marker).write_text(str(os.getpid()))
-                await trio.sleep(seconds)
+                await write_pid_then_sleep(marker, seconds)
                 return Reply("slept")
             case ("stop", reason):
                 return Stop.replying("bye", reason)
