@@ -36,6 +36,17 @@ SNAPSHOT = Path(__file__).with_name("public_api.json")
 Entry = dict[str, Any]
 Snapshot = dict[str, dict[str, Entry]]  # package -> public name -> entry
 
+#: Classes users never build themselves: their constructors are not API (what makes each).
+MADE_BY_THE_LIBRARY = {
+    "actors.Caller": "the runtime, one per call",
+    "actors.ExitWatch": "Runtime.watch",
+    "actors.Runtime": "open_runtime",
+    "spawn.Pool": "open_pool",
+    "spawn.Worker": "start_worker and Pool.lease",
+    "supervisor.ChildAddress": "SupervisorHandle.child",
+    "supervisor.SupervisorHandle": "open_tree and SupervisorHandle.supervisor",
+}
+
 POSITIONAL = {"POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"}
 VARIADIC = {"VAR_POSITIONAL", "VAR_KEYWORD"}
 
@@ -65,7 +76,7 @@ def describe(obj: object, public: dict[int, str]) -> Entry:
         return {
             "kind": "class",
             "bases": sorted(_public_bases(obj, public)),
-            "members": dict(sorted(_members(obj))),
+            "members": dict(sorted(_members(obj, made=public.get(id(obj)) in MADE_BY_THE_LIBRARY))),
         }
     if isinstance(obj, types.UnionType | types.GenericAlias) or typing.get_origin(obj):
         return {"kind": "type alias"}
@@ -128,10 +139,11 @@ def _defined_by(cls: type, name: str) -> type | None:
     return None
 
 
-def _members(cls: type) -> Iterator[tuple[str, Entry]]:
+def _members(cls: type, *, made: bool = False) -> Iterator[tuple[str, Entry]]:
     """Public members defined by the class or by a base of ours (not by builtins or enum).
 
-    The names ``dir`` shows, those only annotated or in ``__slots__``, and ``__init__``.
+    The names ``dir`` shows, those only annotated or in ``__slots__``, and ``__init__``
+    (unless the library ``made`` every instance: see :data:`MADE_BY_THE_LIBRARY`).
     """
     names = set(dir(cls)) | {"__init__"}
     for klass in cls.__mro__:
@@ -142,7 +154,8 @@ def _members(cls: type) -> Iterator[tuple[str, Entry]]:
         }
     for name in names:
         owner = _defined_by(cls, name)
-        if (name == "__init__" or not name.startswith("_")) and owner and _ours(owner):
+        wanted = not made if name == "__init__" else not name.startswith("_")
+        if wanted and owner and _ours(owner):
             yield name, _member(cls, name)
 
 
@@ -361,6 +374,13 @@ def test_private_parameters_are_left_out() -> None:
     spawn = build()["actors"]["Runtime"]["members"]["spawn"]
     assert "_link" not in spawn["signature"]
     assert [p["name"] for p in spawn["parameters"]][:2] == ["self", "cls"]
+
+
+def test_constructors_of_what_the_library_makes_are_left_out() -> None:
+    snapshot = build()
+    assert "__init__" not in snapshot["spawn"]["Pool"]["members"]
+    assert "__init__" not in snapshot["actors"]["Runtime"]["members"]
+    assert "__init__" in snapshot["spawn"]["Channel"]["members"]
 
 
 # Small hand-made snapshots: the comparison can fail, and fails where it should.
