@@ -22,6 +22,9 @@ from ._exceptions import ProtocolError, RemoteError
 
 CodecName = Literal["msgpack", "pickle"]
 
+#: How many functions a :class:`FunctionRefs` remembers before it starts afresh.
+REF_CACHE: Final = 1024
+
 _FIX: Final = (
     "workers import functions by module and qualified name: define it at module level "
     "in an importable module"
@@ -62,6 +65,37 @@ def function_ref(fn: Callable[..., object]) -> tuple[str, str]:
             f"replaced by a decorator?): {_FIX}"
         )
     return module, qualname
+
+
+class FunctionRefs:
+    """:func:`function_ref` with a memory: at most :data:`REF_CACHE` functions, then afresh.
+
+    An unhashable callable is not remembered; :func:`function_ref` says why it
+    cannot travel.
+
+    >>> import math
+    >>> refs = FunctionRefs()
+    >>> refs.get(math.sqrt)
+    ('math', 'sqrt')
+    """
+
+    __slots__ = ("_refs",)
+
+    def __init__(self) -> None:
+        self._refs: dict[Callable[..., object], tuple[str, str]] = {}
+
+    def get(self, fn: Callable[..., object]) -> tuple[str, str]:
+        """The ``(module, qualname)`` of ``fn``; :class:`NotByReference` if it has none."""
+        try:
+            ref = self._refs.get(fn)
+        except TypeError:  # unhashable: function_ref says why it cannot travel
+            return function_ref(fn)
+        if ref is None:
+            ref = function_ref(fn)
+            if len(self._refs) >= REF_CACHE:
+                self._refs.clear()
+            self._refs[fn] = ref
+        return ref
 
 
 def encode_call(

@@ -24,13 +24,12 @@ from typing import Any, Final
 
 import trio
 
-from ._calls import CodecName, function_ref
+from ._calls import CodecName, FunctionRefs, function_ref
 from ._exceptions import InitializerError, PoolClosed, SpawnError, WorkerDied
 from ._fnworker import run_chunk
 from ._pool import Job, open_pool
 
 _START_TIMEOUT: Final = 60.0
-_REF_CACHE: Final = 1024
 
 
 class BrokenWorker(WorkerDied, BrokenProcessPool):
@@ -148,7 +147,7 @@ class Executor(futures.Executor):
         self._pending: dict[futures.Future[Any], None] = {}  # submitted, not yet started
         self._inbox: list[_WorkItem] = []  # submitted, not yet handed to the pool
         self._scheduled = False  # a drain of the inbox is scheduled in the loop
-        self._refs: dict[Callable[..., Any], tuple[str, str]] = {}
+        self._refs = FunctionRefs()
         self._outstanding = 0  # handed to the pool, not finished (loop thread only)
         self._quiet: trio.Event | None = None
         self._token: trio.lowlevel.TrioToken | None = None
@@ -223,7 +222,7 @@ class Executor(futures.Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> futures.Future[Any]:
         """Schedule ``fn(*args, **kwargs)``; raises ``RuntimeError`` after shutdown."""
-        ref = self._ref(fn)  # NotByReference now rather than in the future
+        ref = self._refs.get(fn)  # NotByReference now rather than in the future
         future: futures.Future[Any] = futures.Future()
         item = _WorkItem(self, future, ref, args, kwargs)
         with self._lock:
@@ -248,18 +247,6 @@ class Executor(futures.Executor):
                     self._scheduled = False
                 raise
         return future
-
-    def _ref(self, fn: Callable[..., Any]) -> tuple[str, str]:
-        try:
-            ref = self._refs.get(fn)
-        except TypeError:  # unhashable: function_ref says why it cannot travel
-            return function_ref(fn)
-        if ref is None:
-            ref = function_ref(fn)
-            if len(self._refs) >= _REF_CACHE:
-                self._refs.clear()
-            self._refs[fn] = ref
-        return ref
 
     def map(
         self,

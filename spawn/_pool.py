@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 
 import trio
 
-from ._calls import CodecName, decode_reply, encode_call, function_ref, parse_reply
+from ._calls import CodecName, FunctionRefs, decode_reply, encode_call, parse_reply
 from ._channel import Coder
 from ._codec import Codec, Limits
 from ._exceptions import (
@@ -47,7 +47,6 @@ _BACKOFF_MAX: Final = 5.0
 #: just taken (and with the work it was taken for, often a restart), which on two
 #: cores made a restart of a process actor several times slower.
 REFILL_DELAY: Final = 0.025
-_REF_CACHE: Final = 1024
 #: Pipelining: about this many seconds of calls (at the observed time per call) are
 #: kept in flight on a worker, at least one and at most ``_MAX_DEPTH``.
 _WINDOW: Final = 0.005
@@ -190,7 +189,7 @@ class Pool:
         self._changed = trio.lowlevel.ParkingLot()
         self._wake = trio.lowlevel.ParkingLot()
         self._seq = itertools.count(1)
-        self._refs: dict[Callable[..., Any], tuple[str, str]] = {}
+        self._refs = FunctionRefs()
         self._closed = False
         self._accepting = True
         self._counts = {"started": 0, "recycled": 0, "pruned": 0, "died": 0}
@@ -224,11 +223,6 @@ class Pool:
         self._check_open()
         seq = next(self._seq)
         ref = self._refs.get(fn)
-        if ref is None:
-            ref = function_ref(fn)
-            if len(self._refs) >= _REF_CACHE:
-                self._refs.clear()
-            self._refs[fn] = ref
         request = encode_call(seq, ref, tuple(args), dict(kwargs or {}), self._codec)
         frame = self._coder.encode(request)
         await trio.lowlevel.checkpoint_if_cancelled()
