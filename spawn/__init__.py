@@ -2,7 +2,7 @@
 
 Only the exceptions are imported eagerly; every other name is loaded on first
 use (PEP 562), so a worker that imports ``spawn._fnworker`` pays neither for
-trio nor for ``dataclasses``.
+trio nor for ``dataclasses``; ``dir(spawn)`` lists them before they are loaded.
 """
 
 from __future__ import annotations
@@ -24,13 +24,17 @@ TYPE_CHECKING = False  # typing costs a function worker 12 ms; mypy reads this n
 
 if TYPE_CHECKING:
     from ._calls import function_ref as function_ref
+    from ._calls import rebuild_error as rebuild_error
+    from ._channel import FRAME_HEADER as FRAME_HEADER
     from ._channel import Channel as Channel
+    from ._channel import SocketStream as SocketStream
     from ._codec import Codec as Codec
     from ._codec import ExtCodec as ExtCodec
     from ._codec import ExtRegistry as ExtRegistry
     from ._codec import Limits as Limits
     from ._executor import BrokenWorker as BrokenWorker
     from ._executor import Executor as Executor
+    from ._fnworker import resolve_ref as resolve_ref
     from ._pool import Job as Job
     from ._pool import Pool as Pool
     from ._pool import PoolStatistics as PoolStatistics
@@ -47,16 +51,18 @@ if TYPE_CHECKING:
 _LAZY = {
     "BrokenWorker": "._executor",
     "Channel": "._channel",
-    "Executor": "._executor",
     "Codec": "._codec",
+    "Executor": "._executor",
     "ExtCodec": "._codec",
     "ExtRegistry": "._codec",
+    "FRAME_HEADER": "._channel",
     "FUNCTION_WORKER": "._template",
     "Job": "._pool",
     "Limits": "._codec",
     "Pool": "._pool",
     "PoolStatistics": "._pool",
     "Process": "._process",
+    "SocketStream": "._channel",
     "SpawnTemplate": "._template",
     "Worker": "._worker",
     "allowlisted_env": "._template",
@@ -64,6 +70,8 @@ _LAZY = {
     "function_ref": "._calls",
     "inherited_env": "._template",
     "open_pool": "._pool",
+    "rebuild_error": "._calls",
+    "resolve_ref": "._fnworker",
     "start_worker": "._worker",
 }
 
@@ -79,7 +87,12 @@ def __getattr__(name: str) -> object:
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 __all__ = [
+    "FRAME_HEADER",
     "FUNCTION_WORKER",
     "BrokenWorker",
     "Channel",
@@ -101,6 +114,7 @@ __all__ = [
     "Process",
     "ProtocolError",
     "RemoteError",
+    "SocketStream",
     "SpawnError",
     "SpawnTemplate",
     "Worker",
@@ -111,5 +125,7 @@ __all__ = [
     "function_ref",
     "inherited_env",
     "open_pool",
+    "rebuild_error",
+    "resolve_ref",
     "start_worker",
 ]

@@ -28,7 +28,9 @@ import trio
 
 from ._exceptions import DecodeError, FrameTooLarge, ProtocolError
 
-HEADER: Final = 4
+#: The size of a frame's length prefix, in bytes.
+FRAME_HEADER: Final = 4
+HEADER: Final = FRAME_HEADER  # the short name this module (and actors._node) uses
 _READ_CHUNK: Final = 65536
 #: The longest a read spins (yielding the CPU) before it waits in the event loop.
 SPIN_WINDOW: Final = 100e-6

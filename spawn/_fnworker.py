@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 EXIT_PROTOCOL = 70
-_HEADER = 4
+_HEADER = 4  # spawn.FRAME_HEADER, which lives with the channel (that imports trio)
 _CHUNK = 65536
 
 
@@ -115,7 +115,7 @@ class FunctionWorker:
         key = (module, qualname)
         function = self.functions.get(key)
         if function is None:
-            function = self.functions[key] = resolve(module, qualname)
+            function = self.functions[key] = resolve_ref(module, qualname)
         return function
 
     def _args(self, payload: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -132,7 +132,7 @@ class FunctionWorker:
         module, qualname, payload = initializer
         try:
             args, _ = self._args(payload if self.pickle else self.codec.decode(payload))
-            resolve(module, qualname)(*args)
+            resolve_ref(module, qualname)(*args)
         except BaseException as exc:  # reported to the caller of the first call
             import traceback
 
@@ -163,8 +163,14 @@ class FunctionWorker:
         return [f"{cls.__module__}.{cls.__qualname__}", str(exc), text, self.pid, args, pickled]
 
 
-def resolve(module: str, qualname: str) -> Callable[..., Any]:
-    """The function named by ``module`` and ``qualname`` (imported if need be)."""
+def resolve_ref(module: str, qualname: str) -> Callable[..., Any]:
+    """The function named by ``module`` and ``qualname`` (imported if need be).
+
+    The inverse of :func:`~spawn.function_ref`:
+
+    >>> resolve_ref("os.path", "join")("a", "b")
+    'a/b'
+    """
     found: Any = importlib.import_module(module)
     for part in qualname.split("."):
         found = getattr(found, part)
@@ -173,13 +179,16 @@ def resolve(module: str, qualname: str) -> Callable[..., Any]:
     return found  # type: ignore[no-any-return]
 
 
+resolve = resolve_ref  # the old name, still imported by actors._runtime
+
+
 def run_chunk(module: str, qualname: str, columns: list[list[Any]]) -> list[Any]:
     """``[fn(*args) for args in zip(*columns)]`` for the function ``module.qualname``.
 
     What ``Executor.map(chunksize=n)`` runs: a chunk travels as one list per
     argument position, since homogeneous lists encode fastest.
     """
-    fn = resolve(module, qualname)
+    fn = resolve_ref(module, qualname)
     return [fn(*args) for args in zip(*columns, strict=True)]
 
 
