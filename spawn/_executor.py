@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ import trio
 from ._calls import CodecName, FunctionRefs, function_ref
 from ._exceptions import InitializerError, PoolClosed, SpawnError, WorkerDied
 from ._fnworker import run_chunk
+from ._options import PoolOptions, check_pool_options
 from ._pool import Job, open_pool
 
 _START_TIMEOUT: Final = 60.0
@@ -118,30 +118,26 @@ class Executor(futures.Executor):
                 "letitcrash's Executor takes no mp_context: workers always start with "
                 "posix_spawn (no fork, no forkserver), from the parent's environment and sys.path"
             )
-        if max_workers is None:
-            max_workers = os.cpu_count() or 1
-        elif max_workers <= 0:
+        if max_workers is not None and max_workers <= 0:  # the stdlib's words, as its tests want
             raise ValueError("max_workers must be greater than 0")
-        if codec not in ("msgpack", "pickle"):
-            raise ValueError(f"codec must be 'msgpack' or 'pickle', not {codec!r}")
-        if initializer is not None and not callable(initializer):
-            raise TypeError("initializer must be a callable")
         if max_tasks_per_child is not None:
             if not isinstance(max_tasks_per_child, int):
                 raise TypeError("max_tasks_per_child must be an integer")
             if max_tasks_per_child <= 0:
                 raise ValueError("max_tasks_per_child must be >= 1")
+        self._options = check_pool_options(
+            PoolOptions(
+                max_workers=max_workers,
+                spares=0,
+                max_tasks=max_tasks_per_child,
+                codec=codec,
+                env="inherit",
+                initializer=initializer,
+                initargs=initargs,
+            )
+        )
         if initializer is not None:
             function_ref(initializer)  # NotByReference now, not in every worker
-        self._options: dict[str, Any] = {
-            "max_workers": max_workers,
-            "spares": 0,
-            "max_tasks": max_tasks_per_child,
-            "codec": codec,
-            "env": "inherit",
-            "initializer": initializer,
-            "initargs": tuple(initargs),
-        }
         self._lock = threading.Lock()
         self._shutdown = False
         self._pending: dict[futures.Future[Any], None] = {}  # submitted, not yet started
@@ -187,7 +183,7 @@ class Executor(futures.Executor):
                 self._fail_pending(self._failure)
 
     async def _main(self) -> None:
-        async with open_pool(**self._options) as pool:
+        async with open_pool(**self._options.keywords()) as pool:
             self._pool = pool
             self._stop = trio.Event()
             self._token = trio.lowlevel.current_trio_token()

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
-import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import trio
 
@@ -33,20 +31,16 @@ from ._exceptions import (
     WorkerDied,
     WorkerStartError,
 )
+from ._options import PoolOptions, check_pool_options
 from ._process import KILL_REAP_TIMEOUT
-from ._template import FUNCTION_WORKER, SpawnTemplate, allowlisted_env, inherited_env
+from ._template import FUNCTION_WORKER, EnvChoice, SpawnTemplate, chosen_env
 from ._worker import Worker, function_config, start_worker
 
-EnvChoice = Literal["allowlist", "inherit"] | Mapping[str, str]
 #: How long a call that lost its worker waits for the worker's exit status.
 _DEATH_WAIT: Final = 2.0
 _BACKOFF_MAX: Final = 5.0
-#: How long a spare's replacement waits after the spare was taken (the default of
-#: ``open_pool(refill_delay=...)``). A new interpreter
-#: takes tens of milliseconds of CPU; started at once it competes with the worker
-#: just taken (and with the work it was taken for, often a restart), which on two
-#: cores made a restart of a process actor several times slower.
-REFILL_DELAY: Final = 0.025
+#: The default ``refill_delay`` for tests that patch it; remove once they pass the option.
+REFILL_DELAY = PoolOptions.refill_delay
 #: Pipelining: about this many seconds of calls (at the observed time per call) are
 #: kept in flight on a worker, at least one and at most ``_MAX_DEPTH``.
 _WINDOW: Final = 0.005
@@ -151,36 +145,22 @@ class Pool:
     """
 
     def __init__(
-        self,
-        nursery: trio.Nursery,
-        template: SpawnTemplate,
-        coder: Coder,
-        *,
-        codec: CodecName,
-        max_workers: int,
-        spares: int,
-        max_tasks: int | None,
-        max_rss: int | None,
-        idle_timeout: float,
-        start_timeout: float,
-        stop_timeout: float,
-        cancel_grace: float,
-        refill_delay: float,
+        self, nursery: trio.Nursery, template: SpawnTemplate, coder: Coder, options: PoolOptions
     ) -> None:
         self.template = template
-        self.max_workers = max_workers
-        self.spares = spares
+        self.max_workers = options.workers
+        self.spares = options.spares
         self._nursery = nursery
         self._coder = coder
-        self._codec: CodecName = codec
-        self._max_tasks = max_tasks
-        self._max_rss = max_rss
-        self._idle_timeout = idle_timeout
-        self._start_timeout = start_timeout
-        self._stop_timeout = stop_timeout
-        self._cancel_grace = cancel_grace
-        self._refill_delay = refill_delay
-        self._slots = trio.Semaphore(max_workers)
+        self._codec: CodecName = options.codec
+        self._max_tasks = options.max_tasks
+        self._max_rss = options.max_rss
+        self._idle_timeout = options.idle_timeout
+        self._start_timeout = options.start_timeout
+        self._stop_timeout = options.stop_timeout
+        self._cancel_grace = options.cancel_grace
+        self._refill_delay = options.refill_delay
+        self._slots = trio.Semaphore(self.max_workers)
         self._idle: list[Worker] = []  # least recently used first
         self._busy: set[Worker] = set()
         self._leased: set[Worker] = set()
@@ -658,51 +638,52 @@ def _is_initializer_error(box: object) -> bool:
 @asynccontextmanager
 async def open_pool(
     *,
-    max_workers: int | None = None,
-    spares: int = 1,
-    max_tasks: int | None = None,
-    max_rss: int | None = None,
-    idle_timeout: float = 60.0,
-    codec: CodecName = "msgpack",
-    env: EnvChoice = "allowlist",
-    cwd: str | None = None,
-    rlimits: Mapping[int, tuple[int, int]] | None = None,
-    preload: Iterable[str] = (),
-    limits: Limits | None = None,
-    entry: str = FUNCTION_WORKER,
-    config: object = None,
-    channel_codec: Coder | None = None,
-    initializer: Callable[..., object] | None = None,
-    initargs: tuple[object, ...] = (),
-    site: bool = False,
-    start_timeout: float = 30.0,
-    stop_timeout: float = 5.0,
-    cancel_grace: float = 0.0,
-    refill_delay: float = REFILL_DELAY,
+    max_workers: int | None = PoolOptions.max_workers,
+    spares: int = PoolOptions.spares,
+    max_tasks: int | None = PoolOptions.max_tasks,
+    max_rss: int | None = PoolOptions.max_rss,
+    idle_timeout: float = PoolOptions.idle_timeout,
+    codec: CodecName = PoolOptions.codec,
+    env: EnvChoice = PoolOptions.env,
+    cwd: str | None = PoolOptions.cwd,
+    rlimits: Mapping[int, tuple[int, int]] | None = PoolOptions.rlimits,
+    preload: Iterable[str] = PoolOptions.preload,
+    limits: Limits | None = PoolOptions.limits,
+    entry: str = PoolOptions.entry,
+    config: object = PoolOptions.config,
+    channel_codec: Coder | None = PoolOptions.channel_codec,
+    initializer: Callable[..., object] | None = PoolOptions.initializer,
+    initargs: tuple[object, ...] = PoolOptions.initargs,
+    site: bool = PoolOptions.site,
+    start_timeout: float = PoolOptions.start_timeout,
+    stop_timeout: float = PoolOptions.stop_timeout,
+    cancel_grace: float = PoolOptions.cancel_grace,
+    refill_delay: float = PoolOptions.refill_delay,
 ) -> AsyncIterator[Pool]:
     """Open a pool of worker processes; on exit, stop every worker and reap it.
 
     ``max_workers`` (default: the CPU count) bounds all its processes; ``spares``
     are kept idle and warm (started when the pool opens, replenished in the
-    background). A worker is recycled after ``max_tasks`` calls or when its RSS
-    passes ``max_rss`` bytes, and pruned after ``idle_timeout`` seconds idle
-    beyond the spares. A spare that is taken is replaced ``refill_delay`` seconds
-    later (default 25 ms), so that the new interpreter's start does not compete
-    for the CPU with the worker just taken. ``codec="pickle"`` opts in to pickled arguments, results
-    and exceptions (msgpack and tuples otherwise). ``env`` is ``"allowlist"``
-    (a few variables such as PATH, HOME, LANG), ``"inherit"`` (the parent's
-    minus loader variables such as LD_PRELOAD) or an explicit mapping. Workers
-    start ``python -I -S`` and receive this process's ``sys.path`` (as it is
-    when each starts); ``rlimits`` (``{resource.RLIMIT_AS: (soft, hard)}``) are
+    background, ``refill_delay`` seconds after a spare was taken, so that the
+    start does not compete with the work it was taken for). A worker is
+    recycled after ``max_tasks`` calls or when its RSS passes ``max_rss``
+    bytes, and pruned after ``idle_timeout`` seconds idle beyond the spares.
+    ``codec="pickle"`` opts in to pickled arguments, results and exceptions
+    (msgpack and tuples otherwise). ``env`` is ``"allowlist"`` (a few variables
+    such as PATH, HOME, LANG), ``"inherit"`` (the parent's minus loader
+    variables such as LD_PRELOAD) or an explicit mapping. Workers start
+    ``python -I -S`` and receive this process's ``sys.path`` (as it is when
+    each starts); ``rlimits`` (``{resource.RLIMIT_AS: (soft, hard)}``) are
     applied before any user code, then ``preload`` modules are imported.
 
     ``initializer(*initargs)`` runs in each function worker before its first
     call; if it raises, that call fails with :class:`InitializerError` and the
-    worker is replaced. ``entry`` names the worker kind: the default runs functions; another entry
-    module (``main(fd, config)``) makes a pool whose workers are only leased,
-    speaking ``channel_codec`` (default ``Codec(limits=limits)``).
-    Exiting stops every worker within ``stop_timeout`` (calls still running
-    fail with :class:`PoolClosed`).
+    worker is replaced. ``entry`` names the worker kind: the default runs
+    functions; another entry module (``main(fd, config)``) makes a pool whose
+    workers are only leased, speaking ``channel_codec`` (default
+    ``Codec(limits=limits)``). Exiting stops every worker within
+    ``stop_timeout`` (calls still running fail with :class:`PoolClosed`). A bad
+    option raises :class:`ValueError` (or :class:`TypeError`) naming it.
 
     Signals: workers run in their own process group and ignore SIGINT, so a
     Ctrl-C in a terminal reaches only this process, which owns shutdown; they
@@ -710,47 +691,50 @@ async def open_pool(
     parent-death signal, armed for the thread that spawned them: open the pool
     from the main thread), and exit when their channel reaches end of file.
     """
-    if initializer is not None and entry != FUNCTION_WORKER:
-        raise ValueError("an initializer runs in function workers only (entry is not theirs)")
-    workers = max_workers if max_workers is not None else (os.cpu_count() or 1)
-    _check_options(workers, spares, max_tasks, max_rss, idle_timeout, codec, refill_delay)
-    if env == "allowlist":
-        environment = allowlisted_env()
-    elif env == "inherit":
-        environment = inherited_env()
-    else:
-        environment = dict(env)
-    template = SpawnTemplate.worker(
-        entry,
-        env=environment,
+    if refill_delay == PoolOptions.refill_delay:
+        refill_delay = REFILL_DELAY
+    options = PoolOptions(
+        max_workers=max_workers,
+        spares=spares,
+        max_tasks=max_tasks,
+        max_rss=max_rss,
+        idle_timeout=idle_timeout,
+        codec=codec,
+        env=env,
         cwd=cwd,
         rlimits=rlimits,
         preload=preload,
-        config=(
-            function_config(codec, limits, initializer, initargs)
-            if entry == FUNCTION_WORKER
-            else config
-        ),
+        limits=limits,
+        entry=entry,
+        config=config,
+        channel_codec=channel_codec,
+        initializer=initializer,
+        initargs=initargs,
         site=site,
+        start_timeout=start_timeout,
+        stop_timeout=stop_timeout,
+        cancel_grace=cancel_grace,
+        refill_delay=refill_delay,
     )
-    coder = channel_codec if channel_codec is not None else Codec(limits=limits)
+    options = check_pool_options(options)
+    config = options.config
+    if options.entry == FUNCTION_WORKER:
+        config = function_config(
+            options.codec, options.limits, options.initializer, options.initargs
+        )
+    template = SpawnTemplate.worker(
+        options.entry,
+        env=chosen_env(options.env),
+        cwd=options.cwd,
+        rlimits=options.rlimits,
+        preload=options.preload,
+        config=config,
+        site=options.site,
+    )
+    coder = options.channel_codec if options.channel_codec is not None else Codec(limits=limits)
     caught: BaseException | None = None
     async with trio.open_nursery() as nursery:
-        pool = Pool(
-            nursery,
-            template,
-            coder,
-            codec=codec,
-            max_workers=workers,
-            spares=spares,
-            max_tasks=max_tasks,
-            max_rss=max_rss,
-            idle_timeout=idle_timeout,
-            start_timeout=start_timeout,
-            stop_timeout=stop_timeout,
-            cancel_grace=cancel_grace,
-            refill_delay=refill_delay,
-        )
+        pool = Pool(nursery, template, coder, options)
         background = trio.CancelScope()
 
         async def maintain() -> None:
@@ -774,27 +758,3 @@ async def open_pool(
     pool._accepting = False
     if caught is not None:
         raise caught
-
-
-def _check_options(
-    max_workers: int,
-    spares: int,
-    max_tasks: int | None,
-    max_rss: int | None,
-    idle_timeout: float,
-    codec: str,
-    refill_delay: float,
-) -> None:
-    if not isinstance(max_workers, int) or max_workers < 1:
-        raise ValueError(f"max_workers must be a positive int, not {max_workers!r}")
-    if not 0 <= spares <= max_workers:
-        raise ValueError(f"spares must be in 0..max_workers ({max_workers}), not {spares!r}")
-    for name, value in (("max_tasks", max_tasks), ("max_rss", max_rss)):
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"{name} must be a positive int or None, not {value!r}")
-    if not idle_timeout > 0 or math.isnan(idle_timeout):
-        raise ValueError(f"idle_timeout must be positive, not {idle_timeout!r}")
-    if codec not in ("msgpack", "pickle"):
-        raise ValueError(f"codec must be 'msgpack' or 'pickle', not {codec!r}")
-    if not refill_delay >= 0:  # NaN too
-        raise ValueError(f"refill_delay must be >= 0, not {refill_delay!r}")

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Literal
 
 #: The worker bootstrap, run as a file so that it imports nothing of ours.
 BOOTSTRAP: Final = str(Path(__file__).with_name("_bootstrap.py"))
@@ -56,6 +56,9 @@ LOADER_VARIABLES: Final = frozenset(
 
 _UNCATCHABLE: Final = {signal.SIGKILL, signal.SIGSTOP}
 
+#: A pool's ``env``: an allowlisted environment, the parent's, or this one.
+EnvChoice = Literal["allowlist", "inherit"] | Mapping[str, str]
+
 
 def allowlisted_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The default environment of a worker: :data:`ALLOWLIST` and ``LC_*`` from ``environ``."""
@@ -70,6 +73,15 @@ def inherited_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     source = os.environ if environ is None else environ
     return {k: v for k, v in source.items() if k not in LOADER_VARIABLES}
+
+
+def chosen_env(choice: EnvChoice) -> dict[str, str]:
+    """The environment ``choice`` stands for, taken from this process's now."""
+    if choice == "allowlist":
+        return allowlisted_env()
+    if choice == "inherit":
+        return inherited_env()
+    return dict(choice)
 
 
 def _frozen_map(mapping: Mapping[object, object]) -> MappingProxyType[object, object]:
