@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ._executor import BrokenWorker as BrokenWorker
     from ._executor import Executor as Executor
     from ._fnworker import resolve_ref as resolve_ref
-    from ._pool import Job as Job
+    from ._pipeline import Job as Job
     from ._pool import Pool as Pool
     from ._pool import PoolStatistics as PoolStatistics
     from ._pool import open_pool as open_pool
@@ -57,7 +57,7 @@ _LAZY = {
     "ExtRegistry": "._codec",
     "FRAME_HEADER": "._channel",
     "FUNCTION_WORKER": "._template",
-    "Job": "._pool",
+    "Job": "._pipeline",
     "Limits": "._codec",
     "Pool": "._pool",
     "PoolStatistics": "._pool",

@@ -27,7 +27,8 @@ from ._calls import CodecName, FunctionRefs, function_ref
 from ._exceptions import InitializerError, PoolClosed, SpawnError, WorkerDied
 from ._fnworker import run_chunk
 from ._options import PoolOptions, check_pool_options
-from ._pool import Job, open_pool
+from ._pipeline import Job
+from ._pool import open_pool
 
 _START_TIMEOUT: Final = 60.0
 
