@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from ._pipeline import Job as Job
     from ._pool import Pool as Pool
     from ._pool import PoolStatistics as PoolStatistics
+    from ._pool import WorkerPool as WorkerPool
     from ._pool import open_pool as open_pool
+    from ._pool import open_worker_pool as open_worker_pool
     from ._process import Process as Process
     from ._template import FUNCTION_WORKER as FUNCTION_WORKER
     from ._template import SpawnTemplate as SpawnTemplate
@@ -65,11 +67,13 @@ _LAZY = {
     "SocketStream": "._channel",
     "SpawnTemplate": "._template",
     "Worker": "._worker",
+    "WorkerPool": "._pool",
     "allowlisted_env": "._template",
     "function_config": "._worker",
     "function_ref": "._calls",
     "inherited_env": "._template",
     "open_pool": "._pool",
+    "open_worker_pool": "._pool",
     "rebuild_error": "._calls",
     "resolve_ref": "._fnworker",
     "start_worker": "._worker",
@@ -119,12 +123,14 @@ __all__ = [
     "SpawnTemplate",
     "Worker",
     "WorkerDied",
+    "WorkerPool",
     "WorkerStartError",
     "allowlisted_env",
     "function_config",
     "function_ref",
     "inherited_env",
     "open_pool",
+    "open_worker_pool",
     "rebuild_error",
     "resolve_ref",
     "start_worker",

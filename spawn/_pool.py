@@ -7,9 +7,9 @@
 >>> trio.run(main)
 5
 
-:func:`open_pool` makes a :class:`Pool`: one worker supply (:mod:`spawn._supply`),
-one-shot calls and leases, and the pipeline of :meth:`Pool.submit`
-(:mod:`spawn._pipeline`).
+:func:`open_pool` makes a :class:`Pool` of function workers, :func:`open_worker_pool` a
+:class:`WorkerPool` of another kind, only leased. Both stand on a worker supply
+(:mod:`spawn._supply`); a :class:`Pool` adds calls and a pipeline (:mod:`spawn._pipeline`).
 """
 
 from __future__ import annotations
@@ -29,12 +29,9 @@ from ._exceptions import WorkerStartError
 from ._options import PoolOptions, check_pool_options
 from ._pipeline import Job, Pipeline
 from ._supply import CHANNEL_ERRORS, Supply, open_supply
-from ._supply import expired as expired  # for tests that import it from here, until the merge
+from ._supply import expired as expired  # the pure pruning rule, tested on its own
 from ._template import FUNCTION_WORKER, EnvChoice, SpawnTemplate, chosen_env
 from ._worker import Worker, function_config
-
-#: The default ``refill_delay`` for tests that patch it; remove once they pass the option.
-REFILL_DELAY = PoolOptions.refill_delay
 
 
 @dataclass(frozen=True)
@@ -52,58 +49,16 @@ class PoolStatistics:
     queued: int = 0  #: calls from :meth:`Pool.submit` not yet sent to a worker
 
 
-class Pool:
-    """Warm worker processes; made by :func:`open_pool`, never directly.
+class WorkerPool:
+    """Warm workers of one kind, only leased; made by :func:`open_worker_pool`, never directly.
 
-    Cancel policy: a call cancelled before it reached a worker touches no worker.
-    A call cancelled while its function runs stops that worker at once (SIGKILL,
-    or SIGTERM then SIGKILL after ``cancel_grace`` seconds), since a function
-    cannot be interrupted cooperatively; the worker is reaped in the background,
-    replaced, and ``Cancelled`` propagates without waiting.
-
-    Failures: a worker that dies (or sends bytes that break the protocol, and is
-    then killed) fails only the call it was running, with :class:`WorkerDied`,
-    and is replaced. An exception raised by the function arrives as itself for
-    built-in types, else as :class:`RemoteError`.
-
-    Pipelining: calls queued with :meth:`submit` cannot be cancelled once sent,
-    so several of them may be in flight on one worker, which runs them in order:
-    up to 64, about 5 ms of calls at the pace seen so far, and no more than a
-    fair share of the queue, so that a burst spreads over idle workers first.
-    If the worker dies, the call it was running fails and those behind it, which
-    never started, are sent to another worker. :meth:`run` and :meth:`apply`
-    calls, which can be cancelled, always have a worker to themselves; while one
-    waits for a worker, pipelined calls yield theirs once the calls in flight
-    on it are answered.
-
-    A pool whose workers are of another kind (``open_pool(entry=...)``) is only
-    leased: its :meth:`run`, :meth:`apply` and :meth:`submit` raise
-    :class:`TypeError`.
+    Failures: a worker that fails to start raises :class:`~spawn.WorkerStartError`
+    in :meth:`lease`; a spare that fails to start is retried in the background
+    (with a growing delay), its error kept in :attr:`last_start_error`.
     """
 
     def __init__(self, supply: Supply) -> None:
         self._supply = supply
-        self._coder = supply.coder
-        self._codec: CodecName = supply.options.codec
-        self._refs = FunctionRefs()
-        self._seq = itertools.count(1)
-        self._pipeline: Pipeline | None = None
-        if supply.template.entry == FUNCTION_WORKER:
-            self._pipeline = pipeline = Pipeline(supply, self._seq)
-            supply.on_release = pipeline.drive_more
-            supply.on_close = pipeline.close
-
-    @property
-    def _idle(self) -> list[Worker]:
-        """The idle workers, for a test that reads them; to be removed after the merge."""
-        return self._supply.idle
-
-    def _functions(self) -> Pipeline:
-        """The pipeline, if the workers run functions (TypeError) and the pool is open."""
-        if self._pipeline is None:
-            raise TypeError(f"this pool's workers run {self.template.entry}, not functions")
-        self._supply.check_open()
-        return self._pipeline
 
     @property
     def template(self) -> SpawnTemplate:
@@ -151,9 +106,63 @@ class Pool:
             busy=len(supply.busy),
             leased=len(supply.leased),
             starting=supply.starting,
-            queued=0 if self._pipeline is None else len(self._pipeline),
+            queued=self._queued(),
             **supply.counts,
         )
+
+    def _queued(self) -> int:
+        return 0
+
+
+class Pool(WorkerPool):
+    """Warm worker processes that run functions; made by :func:`open_pool`, never directly.
+
+    Cancel policy: a call cancelled before it reached a worker touches no worker.
+    A call cancelled while its function runs stops that worker at once (SIGKILL,
+    or SIGTERM then SIGKILL after ``cancel_grace`` seconds), since a function
+    cannot be interrupted cooperatively; the worker is reaped in the background,
+    replaced, and ``Cancelled`` propagates without waiting.
+
+    Failures: a worker that dies (or sends bytes that break the protocol, and is
+    then killed) fails only the call it was running, with :class:`WorkerDied`,
+    and is replaced. An exception raised by the function arrives as itself for
+    built-in types, else as :class:`RemoteError`.
+
+    Pipelining: calls queued with :meth:`submit` cannot be cancelled once sent,
+    so several of them may be in flight on one worker, which runs them in order:
+    up to 64, about 5 ms of calls at the pace seen so far, and no more than a
+    fair share of the queue, so that a burst spreads over idle workers first.
+    If the worker dies, the call it was running fails and those behind it, which
+    never started, are sent to another worker. :meth:`run` and :meth:`apply`
+    calls, which can be cancelled, always have a worker to themselves; while one
+    waits for a worker, pipelined calls yield theirs once the calls in flight
+    on it are answered.
+
+    A pool of workers of another kind (``open_pool(entry=...)``) is only leased:
+    its :meth:`run`, :meth:`apply` and :meth:`submit` raise :class:`TypeError`.
+    """
+
+    def __init__(self, supply: Supply) -> None:
+        super().__init__(supply)
+        self._coder = supply.coder
+        self._codec: CodecName = supply.options.codec
+        self._refs = FunctionRefs()
+        self._seq = itertools.count(1)
+        self._pipeline: Pipeline | None = None
+        if supply.template.entry == FUNCTION_WORKER:
+            self._pipeline = pipeline = Pipeline(supply, self._seq)
+            supply.on_release = pipeline.drive_more
+            supply.on_close = pipeline.close
+
+    def _functions(self) -> Pipeline:
+        """The pipeline, if the workers run functions (TypeError) and the pool is open."""
+        if self._pipeline is None:
+            raise TypeError(f"this pool's workers run {self.template.entry}, not functions")
+        self._supply.check_open()
+        return self._pipeline
+
+    def _queued(self) -> int:
+        return 0 if self._pipeline is None else len(self._pipeline)
 
     async def run(self, fn: Callable[..., Any], *args: object) -> Any:
         """Run ``fn(*args)`` in a worker and return its result.
@@ -273,7 +282,7 @@ async def open_pool(
     worker is replaced. ``entry`` names the worker kind: the default runs
     functions; another entry module (``main(fd, config)``) makes a pool whose
     workers are only leased, speaking ``channel_codec`` (default
-    ``Codec(limits=limits)``). Exiting stops
+    ``Codec(limits=limits)``): see :func:`open_worker_pool`. Exiting stops
     every worker within ``stop_timeout`` (calls still running fail with
     :class:`PoolClosed`). A bad option raises :class:`ValueError` (or
     :class:`TypeError`) naming it.
@@ -284,8 +293,6 @@ async def open_pool(
     parent-death signal, armed for the thread that spawned them: open the pool
     from the main thread), and exit when their channel reaches end of file.
     """
-    if refill_delay == PoolOptions.refill_delay:
-        refill_delay = REFILL_DELAY
     options = PoolOptions(
         max_workers=max_workers,
         spares=spares,
@@ -311,6 +318,54 @@ async def open_pool(
     )
     async with _open_supply(options) as supply:
         yield Pool(supply)
+
+
+@asynccontextmanager
+async def open_worker_pool(
+    entry: str,
+    *,
+    config: object = PoolOptions.config,
+    channel_codec: Coder | None = PoolOptions.channel_codec,
+    max_workers: int | None = PoolOptions.max_workers,
+    spares: int = PoolOptions.spares,
+    env: EnvChoice = PoolOptions.env,
+    cwd: str | None = PoolOptions.cwd,
+    rlimits: Mapping[int, tuple[int, int]] | None = PoolOptions.rlimits,
+    preload: Iterable[str] = PoolOptions.preload,
+    limits: Limits | None = PoolOptions.limits,
+    site: bool = PoolOptions.site,
+    start_timeout: float = PoolOptions.start_timeout,
+    stop_timeout: float = PoolOptions.stop_timeout,
+    refill_delay: float = PoolOptions.refill_delay,
+) -> AsyncIterator[WorkerPool]:
+    """Open a pool of workers that run ``entry`` (a module with ``main(fd, config)``).
+
+    Its workers are only leased (:meth:`WorkerPool.lease`); they speak
+    ``channel_codec`` (default ``Codec(limits=limits)``) and receive ``config``,
+    a value :mod:`marshal` can carry. The other options mean what they mean for
+    :func:`open_pool`; function workers (``spawn._fnworker``) are pooled by
+    :func:`open_pool`, and given here raise :class:`ValueError`.
+    """
+    if entry == FUNCTION_WORKER:
+        raise ValueError(f"entry {entry!r} runs functions: open_pool pools those workers")
+    options = PoolOptions(
+        entry=entry,
+        config=config,
+        channel_codec=channel_codec,
+        max_workers=max_workers,
+        spares=spares,
+        env=env,
+        cwd=cwd,
+        rlimits=rlimits,
+        preload=preload,
+        limits=limits,
+        site=site,
+        start_timeout=start_timeout,
+        stop_timeout=stop_timeout,
+        refill_delay=refill_delay,
+    )
+    async with _open_supply(options) as supply:
+        yield WorkerPool(supply)
 
 
 def _open_supply(options: PoolOptions) -> AbstractAsyncContextManager[Supply]:

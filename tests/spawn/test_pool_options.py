@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import trio
 
-from spawn import open_pool
+from spawn import open_pool, open_worker_pool
 from spawn._options import PoolOptions, check_pool_options
 from tests.leaks import LeakCheck
 from tests.support import eventually
@@ -50,6 +50,12 @@ async def test_a_bad_option_is_refused_naming_it(
             pass  # pragma: no cover
 
 
+async def test_a_worker_pool_checks_its_options_the_same_way() -> None:
+    with pytest.raises(ValueError, match="refill_delay"):
+        async with open_worker_pool(ECHO, refill_delay=-1):
+            pass  # pragma: no cover
+
+
 def test_the_check_resolves_defaults() -> None:
     checked = check_pool_options(PoolOptions(preload=iter(["json"]), initargs=[1]))  # type: ignore[arg-type]
     assert checked.max_workers == (os.cpu_count() or 1)
@@ -60,8 +66,10 @@ def test_the_check_resolves_defaults() -> None:
 
 def test_the_pools_take_their_defaults_from_one_record() -> None:
     defaults = PoolOptions()
-    for name, parameter in inspect.signature(open_pool).parameters.items():
-        assert parameter.default == getattr(defaults, name), name
+    for opener in (open_pool, open_worker_pool):
+        for name, parameter in inspect.signature(opener).parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                assert parameter.default == getattr(defaults, name), (opener.__name__, name)
     refill = inspect.signature(open_pool).parameters["refill_delay"]
     assert (refill.kind, refill.default) == (inspect.Parameter.KEYWORD_ONLY, 0.025)
 
