@@ -49,3 +49,41 @@ class Reporting(Actor):
     async def terminate(self, reason: ExitReason) -> None:
         kind = "stop" if isinstance(reason, Shutdown) else "exit"
         await self.recorder.cast((kind, self.name))
+
+
+class Gated(Reporting):
+    """A Reporting whose init, once it has reported its start, waits at ``gate`` before returning.
+
+    It holds an incarnation in the window where its init has run (its start event
+    is recorded) but its supervisor does not know the new ref yet.
+    """
+
+    async def init(self, name: str, recorder: ActorRef, gate: ActorRef) -> None:  # type: ignore[override]
+        await super().init(name, recorder)
+        await gate.call("pass", timeout=60.0)
+
+
+class Gate(Actor):
+    """Lets ``call("pass")`` through while open; holds it while closed, until ``"open"``."""
+
+    async def init(self) -> None:
+        self.open = True
+        self.held: list[Caller] = []
+
+    async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        match request:
+            case "pass" if self.open:
+                return Reply("passed")
+            case "pass":
+                self.held.append(caller)
+                return NoReply()
+            case "close":
+                self.open = False
+                return Reply("closed")
+            case "open":
+                self.open = True
+                for held in self.held:
+                    self.reply(held, "passed")
+                released, self.held = len(self.held), []
+                return Reply(released)
+        return Reply(("unknown", request))

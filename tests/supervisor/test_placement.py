@@ -32,7 +32,7 @@ from tests.actors.probe import Recorder
 from tests.leaks import LeakCheck
 from tests.support import eventually, pid_from_file
 
-from .placed_workers import Reporting
+from .placed_workers import Gate, Gated, Reporting
 
 PLACEMENTS: dict[str, Placement] = {
     "task": "task",
@@ -140,12 +140,51 @@ async def test_item6_restarts_beyond_the_intensity_escalate(
 
     async def crash_twice() -> None:
         async with open_tree(tree, runtime=runtime) as root:
+            first = root.child("a").whereis()
             await root.child("a").cast("crash")
             await events_until(recorder, 3)
+            # The start event comes from the new incarnation's init, before its supervisor
+            # knows the new ref: a cast by path now could reach the dead one and be lost.
+            await new_incarnation(root.child("a"), first)
             await root.child("a").cast("crash")
             await trio.sleep_forever()  # the tree's exit cancels this
 
-    with pytest.raises(TreeExited):
+    with trio.fail_after(LONG), pytest.raises(TreeExited):
+        await crash_twice()
+
+
+async def test_item6_a_restart_whose_init_ran_is_sent_to_once_its_supervisor_has_it(
+    runtime: Runtime, placement: Placement
+) -> None:
+    """Regression: item 6 hung when its second crash went to the dead incarnation.
+
+    A process child's init reports its start (a cast) before it returns, and the
+    worker's answer to the spawn request leaves in a later write; in between, the
+    child's path still names the dead incarnation and a cast by path is a dead
+    letter. The gate holds the new incarnation's init in that window.
+    """
+    recorder = await runtime.spawn(Recorder)
+    gate = await runtime.spawn(Gate)
+    spec = ChildSpec("a", Gated, args=("a", recorder, gate), placement=placement)
+    tree = Supervisor(intensity=1, period=LONG, children=[spec])
+
+    async def crash_twice() -> None:
+        async with open_tree(tree, runtime=runtime) as root:
+            first = root.child("a").whereis()
+            assert first is not None
+            await gate.call("close")
+            await root.child("a").cast("crash")
+            events = await events_until(recorder, 3)
+            assert events == [("start", "a"), ("exit", "a"), ("start", "a")]
+            # The new init ran, and waits at the gate: the path still names the dead one.
+            assert root.child("a").whereis() == first
+            assert not runtime.is_alive(first)
+            assert await gate.call("open") == 1
+            await new_incarnation(root.child("a"), first)
+            await root.child("a").cast("crash")
+            await trio.sleep_forever()  # the tree's exit cancels this
+
+    with trio.fail_after(LONG), pytest.raises(TreeExited):
         await crash_twice()
 
 
@@ -162,6 +201,7 @@ async def test_item7_one_one_for_all_event_counts_once(
     )
     async with open_tree(tree, runtime=runtime) as root:
         await events_until(recorder, 3)
+        first_c = root.child("c").whereis()
         await root.child("b").cast("crash")
         events = await events_until(recorder, 9)
         assert events[3:9] == [
@@ -172,7 +212,36 @@ async def test_item7_one_one_for_all_event_counts_once(
             ("start", "b"),
             ("start", "c"),
         ]
+        # c's start event comes from its init, before its supervisor has the new ref.
+        await new_incarnation(root.child("c"), first_c)
         assert await root.child("c").call("pid", timeout=LONG) > 0  # the tree is still up
+
+
+async def test_item7_a_child_whose_init_ran_is_called_once_its_supervisor_has_it(
+    runtime: Runtime, placement: Placement
+) -> None:
+    """Regression: item 7 failed with ChildNotRunning when it called c too early.
+
+    In a one_for_all restart c's path is stopped until its supervisor has c's new
+    ref, which is after c's init reported its start. The gate holds c's init there.
+    """
+    recorder = await runtime.spawn(Recorder)
+    gate = await runtime.spawn(Gate)
+    children = [
+        *specs(recorder, placement, "a", "b"),
+        ChildSpec("c", Gated, args=("c", recorder, gate), placement=placement),
+    ]
+    tree = Supervisor(strategy=Strategy.ONE_FOR_ALL, intensity=1, period=LONG, children=children)
+    async with open_tree(tree, runtime=runtime) as root:
+        await events_until(recorder, 3)
+        first_c = root.child("c").whereis()
+        await gate.call("close")
+        await root.child("b").cast("crash")
+        assert (await events_until(recorder, 9))[8] == ("start", "c")
+        assert root.child("c").whereis() is None  # held at the gate: not running yet
+        assert await gate.call("open") == 1
+        await new_incarnation(root.child("c"), first_c)
+        assert await root.child("c").call("pid", timeout=LONG) > 0
 
 
 async def test_item9_a_failed_restart_is_retried_and_each_retry_counts(
