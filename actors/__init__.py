@@ -1,14 +1,13 @@
 """Actors as trio tasks, in the spirit of OTP's gen_server: refs, calls, links, monitors."""
 
 from ._behaviour import Actor as Actor
-from ._behaviour import Caller as Caller
 from ._behaviour import CallResult as CallResult
 from ._behaviour import Ignore as Ignore
 from ._behaviour import InfoResult as InfoResult
 from ._behaviour import NoReply as NoReply
 from ._behaviour import Reply as Reply
 from ._behaviour import Stop as Stop
-from ._behaviour import Timer as Timer
+from ._calls import Caller as Caller
 from ._exceptions import ActorError as ActorError
 from ._exceptions import ActorExited as ActorExited
 from ._exceptions import CallTimeout as CallTimeout
@@ -38,6 +37,7 @@ from ._reasons import NoProc as NoProc
 from ._reasons import Normal as Normal
 from ._reasons import Shutdown as Shutdown
 from ._reasons import is_abnormal as is_abnormal
+from ._ref import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
 from ._ref import ActorRef as ActorRef
 from ._ref import Address as Address
 from ._ref import MonitorRef as MonitorRef
@@ -46,8 +46,10 @@ from ._runtime import ExitWatch as ExitWatch
 from ._runtime import Runtime as Runtime
 from ._runtime import RuntimeStatistics as RuntimeStatistics
 from ._runtime import open_runtime as open_runtime
+from ._timers import Timer as Timer
 
 __all__ = [
+    "DEFAULT_CALL_TIMEOUT",
     "KILLED",
     "NOPROC",
     "NORMAL",

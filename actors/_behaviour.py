@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
-import trio
-from trio.lowlevel import Task
-
+from ._calls import Caller
 from ._reasons import NORMAL, ExitReason
 from ._ref import ActorRef, MonitorRef, NamedRef
 
 if TYPE_CHECKING:
-    from ._cell import Cell
+    from ._cell import LocalCell
     from ._placement import Placement
     from ._runtime import Runtime
+    from ._timers import Timer
 
 logger = logging.getLogger("actors")
 A = TypeVar("A", bound="Actor")
@@ -88,7 +87,8 @@ class Actor:
     """
 
     trap_exits: bool = False
-    _cell: Cell
+    _cell: LocalCell
+    _runtime: Runtime
 
     # -- callbacks ------------------------------------------------------------
 
@@ -128,7 +128,7 @@ class Actor:
 
     @property
     def runtime(self) -> Runtime:
-        return self._cell.runtime
+        return self._runtime
 
     async def spawn(
         self,
@@ -143,7 +143,7 @@ class Actor:
 
         ``placement`` as for :meth:`Runtime.spawn`.
         """
-        return await self._cell.runtime.spawn(
+        return await self.runtime.spawn(
             cls,
             *args,
             name=name,
@@ -157,84 +157,47 @@ class Actor:
 
         A second reply to the same call, or one after the caller gave up, is dropped.
         """
-        self._cell.runtime.reply(caller, value)
+        self.runtime.reply(caller, value)
 
     def link(self, target: ActorRef) -> None:
         """Link to ``target``: an abnormal exit of either takes the other down."""
-        self._cell.runtime.link(self._cell, target)
+        self.runtime.link(self._cell, target)
 
     def unlink(self, target: ActorRef) -> None:
-        self._cell.runtime.unlink(self._cell, target)
+        self.runtime.unlink(self._cell, target)
 
     def monitor(self, target: ActorRef | NamedRef) -> MonitorRef:
         """Get one :class:`~actors.Down` message when ``target`` exits."""
-        return self._cell.runtime.monitor(self._cell, target)
+        return self.runtime.monitor(self._cell, target)
 
     def demonitor(self, monitor: MonitorRef, *, flush: bool = False) -> bool:
         """Stop monitoring; ``flush`` also removes a Down already in the mailbox.
 
         Returns whether the monitor was still active.
         """
-        return self._cell.runtime.demonitor(self._cell, monitor, flush=flush)
+        return self.runtime.demonitor(self._cell, monitor, flush=flush)
 
     def send_after(self, seconds: float, message: object) -> Timer:
         """Deliver ``message`` to this actor's ``handle_info`` after ``seconds``."""
-        return self._cell.runtime.send_after(self._cell, seconds, message)
+        return self.runtime.send_after(self._cell, seconds, message)
 
     def join(self, group: str) -> None:
         """Join ``group`` (once more, if already a member)."""
-        self._cell.runtime.join(group, self._cell)
+        self.runtime.join(group, self._cell)
 
     def leave(self, group: str) -> bool:
         """Leave ``group`` once; False when not a member."""
-        return self._cell.runtime.leave(group, self._cell)
+        return self.runtime.leave(group, self._cell)
 
     def watch_group(self, group: str) -> list[ActorRef]:
         """Be told of joins and leaves in ``group``; returns its members now."""
-        return self._cell.runtime.groups.watch(group, self._cell)
+        return self.runtime.groups.watch(group, self._cell)
 
     def unwatch_group(self, group: str) -> None:
-        self._cell.runtime.groups.unwatch(group, self._cell)
+        self.runtime.groups.unwatch(group, self._cell)
 
 
-class Caller:
-    """Who is waiting for the answer to one call (OTP's ``From``); made by the runtime.
-
-    Keep it to answer later with :meth:`Actor.reply` after returning :class:`NoReply`.
-    """
-
-    __slots__ = ("_cell", "_done", "_remote_id", "_result", "_task", "_timed")
-
-    def __init__(self, cell: Cell) -> None:
-        self._cell = cell
-        self._remote_id: int | None = None  # the call's id on the wire, if it left us
-        self._done = False
-        self._timed = False  # has an entry in the runtime's deadline heap
-        self._result: Any = None  # an outcome.Outcome once answered
-        self._task: Task | None = None
-
-    def __repr__(self) -> str:
-        return f"<Caller of {self._cell.ref}>"
-
-    def _abort(self, _: object) -> trio.lowlevel.Abort:
-        self._task = None
-        return trio.lowlevel.Abort.SUCCEEDED
-
-
-@final
-class Timer:
-    """A pending ``send_after``; :meth:`cancel` it to drop the message."""
-
-    __slots__ = ("_cancelled", "_fired", "_scope")
-
-    def __init__(self) -> None:
-        self._scope = trio.CancelScope()
-        self._fired = False
-        self._cancelled = False
-
-    def cancel(self) -> bool:
-        """Drop the message if it was not delivered yet; returns whether it was pending."""
-        pending = not (self._fired or self._cancelled)
-        self._cancelled = True
-        self._scope.cancel()
-        return pending
+def bind(actor: Actor, cell: LocalCell, runtime: object) -> None:
+    """Give ``actor`` its cell and its runtime, before its ``init`` runs (once)."""
+    actor._cell = cell
+    actor._runtime = cast("Runtime", runtime)

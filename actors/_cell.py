@@ -1,61 +1,57 @@
-"""The runtime's record of one live actor incarnation."""
+"""The runtime's record of one incarnation: a local actor, or a proxy of one on another node.
+
+The kernel treats every cell alike. Where a local actor and a proxy differ
+(an exit signal, a stop request, a kill, a new link), the cell does it
+itself: a :class:`LocalCell` acts on its task and mailbox, a proxy
+(:class:`~actors._proxy.ProxyCell`) forwards a frame to the actor's node.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import trio
 from trio.lowlevel import Task
 
-from ._mailbox import Mailbox
-from ._reasons import KILLED, ExitReason
+from ._calls import Caller
+from ._mailbox import SYSTEM, Mailbox
+from ._messages import Exit
+from ._reasons import KILLED, ExitReason, Normal
 from ._ref import ActorRef, MonitorRef
+from ._timers import Timer
 
 if TYPE_CHECKING:
-    from ._behaviour import Actor, Caller, Timer
-    from ._runtime import Runtime
+    from ._behaviour import Actor
 
 
 class Cell:
-    """Everything the runtime knows of one incarnation; it dies with the actor."""
+    """Everything the kernel knows of one incarnation; it dies with the actor."""
 
     __slots__ = (
-        "actor",
         "done",
         "exited",
         "groups",
-        "life",
         "links",
-        "loop",
         "mailbox",
         "monitors",
         "name",
         "pending",
         "reason",
         "ref",
-        "remote",
-        "runtime",
         "started",
         "stop_reason",
-        "subscribers",
         "task",
-        "timers",
         "watching",
     )
 
-    def __init__(
-        self, runtime: Runtime, ref: ActorRef, actor: Actor | None, mailbox: Mailbox
-    ) -> None:
-        self.runtime = runtime
+    def __init__(self, ref: ActorRef, mailbox: Mailbox) -> None:
         self.ref = ref
-        self.actor = actor
         self.mailbox = mailbox
-        self.task: Task | None = None
-        self.life: trio.CancelScope | None = None  # cancelled by a kill
-        self.loop: trio.CancelScope | None = None  # cancelled by a stop request
+        self.task: Task | None = None  # the actor's own task, for a local actor
         self.started = False  # init returned and links may exist
         self.exited = False
-        self.stop_reason: ExitReason | None = None
+        self.stop_reason: ExitReason | None = None  # asked to stop with this, or stopping
         self.reason: ExitReason = KILLED  # what it died of, unless it says otherwise
         self.done = trio.Event()
         self.name: str | None = None
@@ -63,10 +59,81 @@ class Cell:
         self.monitors: dict[MonitorRef, Cell] = {}  # monitors on this actor -> watcher
         self.watching: dict[MonitorRef, Cell] = {}  # monitors this actor holds -> target
         self.pending: set[Caller] = set()  # calls to this actor not answered yet
-        self.timers: set[Timer] = set()
         self.groups: dict[str, int] = {}  # group -> times joined
-        self.remote = False  # a proxy of an actor on another node (actor is None)
-        self.subscribers: set[str] = set()  # nodes with a proxy of this actor
 
     def __repr__(self) -> str:
-        return f"<Cell {self.ref} {type(self.actor).__qualname__}>"
+        return f"<{type(self).__name__} {self.ref}>"
+
+    # -- what differs between a local actor and a proxy -------------------------------
+
+    def taking_calls(self) -> bool:
+        """Whether a call may still be sent to it."""
+        return True
+
+    def new_caller(self) -> Caller:
+        """The caller of one call to this actor."""
+        return Caller(self)
+
+    def signal_exit(self, sender: ActorRef, reason: ExitReason) -> None:
+        """Deliver an exit signal from a linked actor (or a kill request)."""
+        raise NotImplementedError
+
+    def request_stop(self, reason: ExitReason) -> None:
+        """Ask the actor to stop with ``reason`` (terminate runs); once."""
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """Kill the actor now (terminate does not run)."""
+        raise NotImplementedError
+
+    def linked(self, other: Cell) -> None:
+        """A link between this cell and ``other`` was made here."""
+
+    def unlinked(self, other: Cell) -> None:
+        """The link between this cell and ``other`` was removed here."""
+
+    async def stop(self, reason: ExitReason, timeout: float | None) -> ExitReason:
+        """Ask, wait up to ``timeout`` seconds (None: as long as it takes), then kill."""
+        self.request_stop(reason)
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            await self.done.wait()
+        if not self.exited:
+            self.kill()
+            await self.done.wait()
+        return self.reason
+
+
+class LocalCell(Cell):
+    """A local actor: its behaviour object, its task and the scopes that stop it."""
+
+    __slots__ = ("actor", "life", "loop", "timers")
+
+    def __init__(self, ref: ActorRef, actor: Actor, mailbox: Mailbox) -> None:
+        super().__init__(ref, mailbox)
+        self.actor = actor
+        self.life: trio.CancelScope | None = None  # cancelled by a kill
+        self.loop: trio.CancelScope | None = None  # cancelled by a stop request
+        self.timers: set[Timer] = set()
+
+    def __repr__(self) -> str:
+        return f"<LocalCell {self.ref} {type(self.actor).__qualname__}>"
+
+    def taking_calls(self) -> bool:
+        return self.stop_reason is None
+
+    def signal_exit(self, sender: ActorRef, reason: ExitReason) -> None:
+        if self.actor.trap_exits:
+            self.mailbox.put_system((SYSTEM, Exit(sender, reason), None, None))
+        elif not isinstance(reason, Normal):
+            self.request_stop(reason)
+
+    def request_stop(self, reason: ExitReason) -> None:
+        if self.stop_reason is not None or self.exited:
+            return
+        self.stop_reason = reason
+        if self.loop is not None:
+            self.loop.cancel()
+
+    def kill(self) -> None:
+        if self.life is not None:
+            self.life.cancel()

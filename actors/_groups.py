@@ -84,7 +84,7 @@ class Groups:
     def _notify(self, group: str, event: GroupJoined | GroupLeft) -> None:
         watchers: Iterable[Cell] = self._watchers.get(group, ())
         for watcher in watchers:
-            watcher.mailbox.put_system((SYSTEM, event, None))
+            watcher.mailbox.put_system((SYSTEM, event, None, None))
 
 
 def _check_group(group: object) -> None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 import outcome
 import trio
 from trio.lowlevel import Abort, RaiseCancelT, Task
 
-#: What a mailbox holds: (kind, payload, extra).
-Envelope = tuple[int, object, object]
+#: What a mailbox holds: (kind, payload, caller, receipt). ``caller`` answers a call
+#: (None for other kinds); ``receipt``, when not None, is told once the message is
+#: taken out (a sender in another process then gets its credit back).
+Envelope = tuple[int, object, object, "Receipt | None"]
 
 CALL: Final = 0
 CAST: Final = 1
@@ -25,6 +27,12 @@ INFO: Final = 2
 SYSTEM: Final = 3  # delivered to handle_info, not counted against the bound
 #: A reader with messages waiting takes this many before it lets other tasks run.
 GET_BURST: Final = 16
+
+
+class Receipt(Protocol):
+    """Told when the message it came with leaves the mailbox for its handler."""
+
+    def release(self) -> None: ...
 
 
 class WouldBlock(Exception):
@@ -64,9 +72,6 @@ class Mailbox:
     def __len__(self) -> int:
         """Messages waiting to be handled, system messages included."""
         return len(self._queue)
-
-    def blocked_writers(self) -> int:
-        return len(self._blocked)
 
     # -- writers --------------------------------------------------------------
 

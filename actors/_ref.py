@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, Final, Protocol, final
 
-if TYPE_CHECKING:
-    from ._runtime import Runtime
+#: How long a ``call`` waits for its reply unless told otherwise, in seconds.
+DEFAULT_CALL_TIMEOUT: Final = 5.0
 
-DEFAULT_CALL_TIMEOUT = 5.0
+
+class Messenger(Protocol):
+    """What a ref sends through: the runtime it was made by (or decoded in)."""
+
+    async def call(self, address: Address, request: object, *, timeout: float | None) -> Any: ...
+    async def cast(self, address: Address, message: object) -> None: ...
+    def cast_nowait(self, address: Address, message: object) -> None: ...
+    async def send(self, address: Address, message: object) -> None: ...
+    def send_nowait(self, address: Address, message: object) -> None: ...
+    def whereis(self, name: str) -> ActorRef | None: ...
 
 
 @final
@@ -26,7 +35,7 @@ class ActorRef:
 
     node: str
     id: int
-    _runtime: Runtime = field(compare=False, repr=False)
+    _runtime: Messenger = field(compare=False, repr=False)
 
     def __repr__(self) -> str:
         return f"<ActorRef {self.node}.{self.id}>"
@@ -61,6 +70,10 @@ class ActorRef:
 class NamedRef:
     """Whoever holds a registered name, resolved afresh at every send.
 
+    Made by :meth:`Runtime.named <actors.Runtime.named>`. A call to a name that
+    nobody holds raises :class:`~actors.NoSuchActor`; a cast or send to it is a
+    dead letter.
+
     >>> import trio
     >>> from actors import Actor, Caller, Reply, open_runtime
     >>> class Answer(Actor):
@@ -82,7 +95,7 @@ class NamedRef:
     """
 
     name: str
-    _runtime: Runtime = field(compare=False, repr=False)
+    _runtime: Messenger = field(compare=False, repr=False)
 
     def __repr__(self) -> str:
         return f"<NamedRef {self.name!r}>"

@@ -1,4 +1,4 @@
-"""The runtime: everything of one trio run's actors (no module globals).
+"""The runtime: the facade over everything of one trio run's actors (no module globals).
 
 >>> import trio
 >>> from actors import Actor, Reply, open_runtime
@@ -11,66 +11,51 @@
 ...         print(await echo.call("hi"))
 >>> trio.run(main)
 hi
+
+A :class:`Runtime` is made of parts that each own one thing: the kernel
+(actors, names, links, monitors, exits), the behaviour loop of local actors,
+the call deadlines, and, once an actor is placed in a process, the root's
+worker set with its router. They talk through each other's methods; this
+facade is what users see.
 """
 
 from __future__ import annotations
 
-import itertools
-import logging
-import math
 import secrets
-import traceback
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import outcome
 import trio
 
-from spawn import Codec
-from spawn._fnworker import resolve
+from spawn import Channel, Codec, SocketStream
 
-from ._behaviour import Actor, Caller, Ignore, NoReply, Reply, Stop, Timer
-from ._cell import Cell
-from ._deadlines import Deadlines
-from ._exceptions import (
-    ActorExited,
-    CallTimeout,
-    CallToSelf,
-    InitError,
-    InvalidReturn,
-    MailboxFull,
-    NameTaken,
-    NoSuchActor,
-    NotRunning,
-    StartIgnored,
-)
-from ._groups import Groups
-from ._mailbox import CALL, CAST, INFO, SYSTEM, Closed, Envelope, Mailbox, WouldBlock
-from ._messages import Down, Exit
-from ._node import (
-    EXIT,
-    JOIN,
-    KILL,
-    LEAVE,
-    LINK,
-    SPAWNED,
-    STOP,
-    UNLINK,
-    CreditSlot,
-    RemoteCaller,
-    Router,
-)
-from ._placement import Placement, WorkerSet, check_placement
-from ._reasons import KILLED, NOPROC, SHUTDOWN, Crash, ExitReason, NoProc, Normal
+from . import _calls
+from ._behaviour import Actor
+from ._calls import Caller, Deadlines
+from ._cell import Cell, LocalCell
+from ._exceptions import MailboxFull, NoSuchActor, NotRunning
+from ._kernel import Kernel
+from ._link import NodeLink
+from ._loop import LocalSpawner
+from ._mailbox import CAST, INFO, Closed, Envelope, WouldBlock
+from ._placement import Placement, check_placement
+from ._reasons import NOPROC, SHUTDOWN, ExitReason
 from ._ref import ActorRef, MonitorRef, NamedRef
+from ._timers import Timer, start_timer
 from ._wire import actor_registry
+from ._worker_node import WorkerNode
+from ._workers import WorkerSet
 
-logger = logging.getLogger("actors")
+if TYPE_CHECKING:
+    from ._groups import Groups
 
 DEFAULT_MAILBOX_SIZE: Final = 1024
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
+#: How long a worker may take to start and answer its handshake.
+WORKER_START_TIMEOUT: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +68,8 @@ class RuntimeStatistics:
     dead_letters: int  #: messages dropped because their target was dead
     names: int  #: registered names
     tasks: int  #: trio tasks the runtime runs (actors and pending timers)
+    workers: int = 0  #: worker processes hosting this runtime's process actors now
+    spare_workers: int = 0  #: started workers kept warm for the next process actor
 
 
 class ExitWatch:
@@ -106,9 +93,12 @@ class ExitWatch:
 class Runtime:
     """Spawns actors and carries their messages, links, monitors, names and groups.
 
-    Made by :func:`open_runtime`; all of its state lives here, so two runtimes
+    Made by :func:`open_runtime`; all of its state lives in it, so two runtimes
     can share one process.
     """
+
+    node: str  #: this runtime's node id, as its refs carry it
+    groups: Groups  #: its process groups (``members(group)``, ``which_groups()``)
 
     def __init__(
         self,
@@ -119,24 +109,25 @@ class Runtime:
         max_workers: int = 64,
     ) -> None:
         self.node = secrets.token_hex(3)
-        self.groups = Groups()
         self.codec = Codec(registry=actor_registry(self))
+        self._kernel = kernel = Kernel(self.node, self)
+        self.groups = kernel.groups
         self._nursery = nursery
-        self._encode = encode_messages
+        self._prepare: Callable[[object], object] | None = (
+            self._round_trip if encode_messages else None
+        )
         self._mailbox_size = _check_mailbox_size(mailbox_size)
         self._max_workers = max_workers
-        self._cells: dict[int, Cell] = {}
-        self._names: dict[str, Cell] = {}
-        self._ids = itertools.count(1)
         self._open = True
-        self._spawned = 0
-        self._exited = 0
-        self._dead_letters = 0
-        self._deadlines = Deadlines(_timed_out)
-        self._system = trio.CancelScope()
+        self._deadlines = Deadlines()
         self._deadline_task: trio.lowlevel.Task | None = None
-        self._router: Router | None = None
+        self._system = trio.CancelScope()
+        self._local = LocalSpawner(kernel, nursery, self, self.reply)
         self._workers: WorkerSet | None = None  # the root's actor workers, once used
+        self._worker_node: WorkerNode | None = None  # in a worker: its link to the root
+
+    def _round_trip(self, message: object) -> object:
+        return self.codec.decode(self.codec.encode(message))
 
     # -- starting -------------------------------------------------------------
 
@@ -164,283 +155,133 @@ class Runtime:
         if not self._open:
             raise NotRunning("the runtime is closed")
         bound = self._mailbox_size if mailbox_size is None else _check_mailbox_size(mailbox_size)
-        if check_placement(placement) != "task":
-            return await self._spawn_remote(cls, args, name, bound, placement, _link)
-        actor = cls()
-        ref = ActorRef(self.node, next(self._ids), self)
-        cell = Cell(self, ref, actor, Mailbox(bound))
-        actor._cell = cell
+        if check_placement(placement) == "task":
+            return await self._local.spawn(cls, args, name=name, bound=bound, link=_link)
+        if self._worker_node is not None:
+            raise ValueError("an actor in a worker spawns its own actors as tasks")
         if name is not None:
-            self._register(name, cell)
-        self._cells[ref.id] = cell
-        await self._nursery.start(self._actor_main, cell, args, _link)
-        return ref
-
-    async def _spawn_remote(
-        self,
-        cls: type[Actor],
-        args: tuple[Any, ...],
-        name: str | None,
-        bound: int,
-        placement: Placement,
-        link: Cell | None,
-    ) -> ActorRef:
-        if self._workers is None:
-            if self._router is not None and not self._router.hub:
-                raise ValueError("an actor in a worker spawns its own actors as tasks")
-            self._workers = WorkerSet(self, max_workers=self._max_workers, start_timeout=30.0)
-        if name is not None and name in self._names:
-            raise NameTaken(name, self._names[name].ref)
+            self._kernel.check_name(name)
         self.codec.encode(list(args))  # EncodeError here, before a worker is taken
-        cell = await self._workers.spawn(cls, args, bound=bound, placement=placement, link=link)
-        if link is not None:
-            self._link_cells(cell, link, tell=False)  # the worker linked its side at start
+        if self._workers is None:
+            self._workers = WorkerSet(
+                self._kernel,
+                self._nursery,
+                self.codec,
+                max_workers=self._max_workers,
+                start_timeout=WORKER_START_TIMEOUT,
+            )
+        cell = await self._workers.spawn(cls, args, bound=bound, placement=placement, link=_link)
+        if _link is not None:
+            self._kernel.link(cell, _link, tell=False)  # the worker linked its side at start
         if name is not None:
-            self._register(name, cell)
+            self._kernel.register(name, cell)
         return cell.ref
 
-    def _ensure_router(self, *, hub: bool) -> Router:
-        if self._router is None:
-            self._router = Router(self, hub=hub)
-        return self._router
+    # -- messages -------------------------------------------------------------
 
-    async def _spawn_for(self, source: str, frame: list[Any]) -> None:
-        """In a worker: start an actor the root asked for, and answer."""
-        _, _, _, request, module, qualname, args, bound, link_ref = frame
-        router = self._ensure_router(hub=False)
-        ref: ActorRef | None = None
-        box: object = None
-        ignored = False
-        try:
-            cls = resolve(module, qualname)
-            if not (isinstance(cls, type) and issubclass(cls, Actor)):
-                raise TypeError(f"{module}.{qualname} is not an actors.Actor")
-            link = None if link_ref is None else router.proxy(link_ref)
-            ref = await self.spawn(cls, *args, mailbox_size=bound, _link=link)
-            cell = self._cells.get(ref.id)
-            if cell is not None:
-                cell.subscribers.add(source)  # before SPAWNED: no exit can be missed
-        except StartIgnored:
-            ignored = True
-        except Exception as exc:
-            cause = exc.__cause__ if isinstance(exc, InitError) and exc.__cause__ else exc
-            text = "".join(traceback.format_exception(cause))
-            box = [f"{type(cause).__module__}.{type(cause).__qualname__}", str(cause), text]
-        router.post(source, [SPAWNED, source, "", request, ref, box, ignored, bound])
+    async def call(
+        self, address: ActorRef | NamedRef, request: object, *, timeout: float | None
+    ) -> Any:
+        """See :meth:`ActorRef.call`."""
+        if self._prepare is not None:
+            request = self._prepare(request)
+        cell = self._kernel.lookup(address)
+        return await _calls.call(cell, address, request, timeout, self._deadlines)
 
-    def _spawned_reply(self, frame: list[Any]) -> None:
-        if self._workers is not None:
-            self._workers.spawned(frame)
+    def reply(self, caller: Caller, value: object) -> None:
+        """See :meth:`Actor.reply`."""
+        _calls.reply(caller, value, self._prepare)
 
-    def _on_node_down(self, node: str) -> None:
-        if self._workers is not None:
-            self._workers.node_down(node)
+    async def cast(self, address: ActorRef | NamedRef, message: object) -> None:
+        await self._put(address, (CAST, self._encoded(message), None, None))
 
-    def _resolve_caller(self, caller: Caller, result: outcome.Outcome[Any]) -> None:
-        _resolve(caller, result)
+    def cast_nowait(self, address: ActorRef | NamedRef, message: object) -> None:
+        self._put_nowait(address, (CAST, self._encoded(message), None, None))
 
-    async def _actor_main(
-        self,
-        cell: Cell,
-        args: tuple[Any, ...],
-        link: Cell | None,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        cell.task = trio.lowlevel.current_task()
-        try:
-            # init runs in the spawner's stead: a cancelled spawner interrupts it.
-            with trio.CancelScope() as cell.life:
-                await self._init(cell, args)
-            if cell.life.cancelled_caught:
-                raise InitError(f"{cell.ref} was killed before its init returned")
-            if link is not None:
-                self._link_cells(cell, link)
-            cell.started = True
-            self._spawned += 1
-            task_status.started()
-            if trio.lowlevel.current_task().parent_nursery is not self._nursery:
-                # The spawner was cancelled while this actor started, so trio left it
-                # in the spawner's nursery, which waits for it: it must not serve.
-                cell.reason = KILLED
-                return
-            # From here the runtime owns the actor's end: a cancellation from outside
-            # does not reach it; stop() and aclose() ask, wait, then kill (cell.life).
-            with trio.CancelScope(shield=True), trio.CancelScope() as cell.life:
-                cell.reason = await self._serve(cell)
-        finally:
-            self._exit(cell)
+    async def send(self, address: ActorRef | NamedRef, message: object) -> None:
+        await self._put(address, (INFO, self._encoded(message), None, None))
 
-    async def _init(self, cell: Cell, args: tuple[Any, ...]) -> None:
-        actor = _actor(cell)
-        qualname = type(actor).__qualname__
-        try:
-            result = await actor.init(*args)
-        except Exception as exc:
-            raise InitError(f"{qualname}.init failed: {exc!r}") from exc
-        if isinstance(result, Ignore):
-            raise StartIgnored(f"{qualname}.init returned Ignore()")
-        if result is not None:
-            raise InitError(f"{qualname}.init returned {result!r}; expected None or Ignore()")
+    def send_nowait(self, address: ActorRef | NamedRef, message: object) -> None:
+        self._put_nowait(address, (INFO, self._encoded(message), None, None))
 
-    # -- the actor's life -----------------------------------------------------
+    def _encoded(self, message: object) -> object:
+        return message if self._prepare is None else self._prepare(message)
 
-    async def _serve(self, cell: Cell) -> ExitReason:
-        reason: ExitReason
-        try:
-            with trio.CancelScope() as cell.loop:
-                if cell.stop_reason is None:
-                    await self._loop(cell)
-            assert cell.stop_reason is not None
-            reason = cell.stop_reason
-        except Exception as exc:
-            reason = Crash(exc)
-        cell.stop_reason = reason
-        try:
-            await _actor(cell).terminate(reason)
-        except Exception as exc:
-            reason = Crash(exc)
-        return reason
-
-    async def _loop(self, cell: Cell) -> None:
-        """Handle messages until a handler returns :class:`Stop`."""
-        actor = _actor(cell)
-        get = cell.mailbox.get
-        while True:
-            kind, payload, extra = await get()
-            if kind == CALL:
-                assert isinstance(extra, Caller)
-                if type(extra) is RemoteCaller:
-                    extra._credit.release()
-                result: object = await actor.handle_call(payload, extra)
-                cls = type(result)
-                if cls is Reply:
-                    self.reply(extra, result.value)  # type: ignore[attr-defined]
-                    continue
-                if cls is NoReply:
-                    continue
-                if cls is Stop:
-                    assert isinstance(result, Stop)
-                    if result.has_reply:
-                        self.reply(extra, result.reply)
-                    cell.stop_reason = result.reason
-                    return
-                raise _invalid(actor, "handle_call", result, "Reply(...), NoReply() or Stop(...)")
-            if type(extra) is CreditSlot:
-                extra.release()
-            if kind == CAST:
-                result = await actor.handle_cast(payload)
-                where = "handle_cast"
-            else:
-                result = await actor.handle_info(payload)
-                where = "handle_info"
-            if type(result) is NoReply:
-                continue
-            if type(result) is Stop:
-                assert isinstance(result, Stop)
-                cell.stop_reason = result.reason
-                return
-            raise _invalid(actor, where, result, "NoReply() or Stop(...)")
-
-    def _exit(self, cell: Cell) -> None:
-        """Everything that happens, at once, when a local actor has exited."""
-        reason = cell.reason
-        ref = cell.ref
-        del self._cells[ref.id]
-        for _kind, _payload, extra in cell.mailbox.close():
-            if _kind != SYSTEM and not isinstance(extra, Caller):
-                self._dead_letters += 1
-        for timer in cell.timers:
-            timer.cancel()
-        if cell.started:
-            self._exited += 1
-            if self._router is not None:
-                self._router.exited(cell, reason)
-            if isinstance(reason, Crash):
-                logger.error(
-                    "%r (%s) crashed: %s",
-                    ref,
-                    type(cell.actor).__qualname__,
-                    reason,
-                    exc_info=reason.exc,
-                    extra={"actor": repr(ref), "event": "crashed"},
-                )
-        self._notify_exit(cell, reason, fire_links=cell.started)
-
-    def _exit_remote(self, cell: Cell, reason: ExitReason, *, fire_links: bool) -> None:
-        """A proxy's actor exited: its node said so, or the node is gone.
-
-        Links fire, and pending calls fail, here only when the node is gone;
-        otherwise the node that hosted the actor sends each linked actor its exit
-        signal and answers each call that reached it (with the exit reason if the
-        call was in the mailbox, else no such actor) itself.
-        """
-        if cell.exited:
+    async def _put(self, address: ActorRef | NamedRef, envelope: Envelope) -> None:
+        cell = self._kernel.lookup(address)
+        if cell is None:
+            self._kernel.dead_letter()
+            await trio.lowlevel.checkpoint()
             return
-        cell.reason = reason
-        cell.mailbox.close()
-        self._notify_exit(cell, reason, fire_links=fire_links, fail_calls=fire_links)
-        if self._workers is not None:
-            self._workers.actor_exited(cell)
+        try:
+            await cell.mailbox.put(envelope)
+        except Closed:
+            pass  # counted by the kernel among the mailbox's leftovers
 
-    def _notify_exit(
-        self, cell: Cell, reason: ExitReason, *, fire_links: bool, fail_calls: bool = True
-    ) -> None:
-        """What an exit means to everyone else: names, calls, links, monitors, groups."""
-        cell.exited = True
-        ref = cell.ref
-        if cell.name is not None and self._names.get(cell.name) is cell:
-            del self._names[cell.name]
-            if self._router is not None:
-                self._router.name_changed(cell.name, None)
-        if cell.pending and fail_calls:
-            exc: Exception
-            if isinstance(reason, NoProc):  # it was dead before the call reached it
-                exc = NoSuchActor(f"{ref} is not alive")
-            else:
-                exc = ActorExited(ref, reason)
-            error = outcome.Error(exc)
-            for caller in list(cell.pending):
-                _resolve(caller, error)
-        if cell.started:
-            for other in cell.links:
-                other.links.discard(cell)
-                if fire_links:
-                    self._exit_signal(other, ref, reason)
-            for monitor, watcher in cell.monitors.items():
-                del watcher.watching[monitor]
-                watcher.mailbox.put_system((SYSTEM, Down(monitor, ref, reason), None))
-            for monitor, target in cell.watching.items():
-                del target.monitors[monitor]
-            self.groups.drop(cell)
-        cell.links.clear()
-        cell.monitors.clear()
-        cell.watching.clear()
-        cell.done.set()
-
-    def _exit_signal(self, target: Cell, sender: ActorRef, reason: ExitReason) -> None:
-        if target.exited:
+    def _put_nowait(self, address: ActorRef | NamedRef, envelope: Envelope) -> None:
+        cell = self._kernel.lookup(address)
+        if cell is None:
+            self._kernel.dead_letter()
             return
-        if target.remote:
-            assert self._router is not None
-            self._router.forward(target, EXIT, sender, reason)
-            return
-        assert target.actor is not None
-        if target.actor.trap_exits:
-            target.mailbox.put_system((SYSTEM, Exit(sender, reason), None))
-        elif not isinstance(reason, Normal):
-            self._request_stop(target, reason)
+        try:
+            cell.mailbox.put_nowait(envelope)
+        except WouldBlock:
+            raise MailboxFull(
+                f"the mailbox of {cell.ref} is full ({cell.mailbox.bound} messages)"
+            ) from None
+        except Closed:  # pragma: no cover - a closed mailbox belongs to a removed cell
+            self._kernel.dead_letter()
 
-    def _request_stop(self, cell: Cell, reason: ExitReason) -> None:
-        if cell.stop_reason is not None or cell.exited:
-            return
-        cell.stop_reason = reason
-        if cell.remote:
-            assert self._router is not None
-            self._router.forward(cell, STOP, reason)
-        elif cell.loop is not None:
-            cell.loop.cancel()
+    def send_after(self, cell: Cell, seconds: float, message: object) -> Timer:
+        """See :meth:`Actor.send_after`."""
+        assert isinstance(cell, LocalCell), "only a local actor has timers"
+        message = self._encoded(message)
+        return start_timer(self._nursery, cell.timers, cell.mailbox, seconds, message)
 
-    # -- stopping -------------------------------------------------------------
+    # -- links, monitors, groups and names ---------------------------------------
+
+    def link(self, cell: Cell, target: ActorRef) -> None:
+        assert isinstance(cell, LocalCell), "only a local actor links itself"
+        self._kernel.link_to(cell, target)
+
+    def unlink(self, cell: Cell, target: ActorRef) -> None:
+        other = self._kernel.lookup(target)
+        if other is not None:
+            self._kernel.unlink(cell, other)
+
+    def monitor(self, watcher: Cell, target: ActorRef | NamedRef) -> MonitorRef:
+        return self._kernel.monitor(watcher, target)
+
+    def demonitor(self, watcher: Cell, monitor: MonitorRef, *, flush: bool) -> bool:
+        return self._kernel.demonitor(watcher, monitor, flush=flush)
+
+    def join(self, group: str, cell: Cell) -> None:
+        """``cell`` joins ``group``; in a worker the root is told, as it keeps the groups."""
+        self._kernel.join(group, cell)
+
+    def leave(self, group: str, cell: Cell) -> bool:
+        return self._kernel.leave(group, cell)
+
+    def register(self, name: str, ref: ActorRef) -> None:
+        """Give ``ref`` the name ``name`` until it exits. Raises :class:`NameTaken`."""
+        cell = self._kernel.lookup(ref)
+        if cell is None:
+            raise NoSuchActor(f"cannot register {name!r}: {ref} is not alive")
+        self._kernel.register(name, cell)
+
+    def unregister(self, name: str) -> bool:
+        return self._kernel.unregister(name)
+
+    def whereis(self, name: str) -> ActorRef | None:
+        return self._kernel.whereis(name)
+
+    def named(self, name: str) -> NamedRef:
+        """An address that resolves ``name`` at every send."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a name is a non-empty str, not {name!r}")
+        return NamedRef(name, self)
+
+    # -- stopping and watching --------------------------------------------------
 
     async def stop(
         self,
@@ -456,19 +297,10 @@ class Runtime:
         takes) it is killed. Returns the reason it died of; raises
         :class:`NoSuchActor` if it was already dead.
         """
-        cell = self._live_cell(ref)
+        cell = self._kernel.lookup(ref)
         if cell is None:
             raise NoSuchActor(f"{ref} is not alive")
-        if cell.remote and self._workers is not None:
-            await self._workers.stop(cell, reason, timeout)
-            return cell.reason
-        self._request_stop(cell, reason)
-        with trio.move_on_after(math.inf if timeout is None else timeout):
-            await cell.done.wait()
-        if not cell.exited:
-            self._kill_cell(cell)
-            await cell.done.wait()
-        return cell.reason
+        return await cell.stop(reason, timeout)
 
     def kill(self, ref: ActorRef) -> bool:
         """Kill ``ref`` now (no ``terminate``); returns False if it was already dead.
@@ -476,19 +308,11 @@ class Runtime:
         Its links and monitors see reason :class:`~actors.Killed`. Wait for the
         death with :meth:`wait`.
         """
-        cell = self._live_cell(ref)
+        cell = self._kernel.lookup(ref)
         if cell is None:
             return False
-        self._kill_cell(cell)
+        cell.kill()
         return True
-
-    def _kill_cell(self, cell: Cell) -> None:
-        if cell.remote:
-            assert self._router is not None
-            if not cell.exited:
-                self._router.forward(cell, KILL)
-        elif cell.life is not None:
-            cell.life.cancel()
 
     async def wait(self, ref: ActorRef) -> ExitReason:
         """Wait until ``ref`` has exited; its reason, or :class:`~actors.NoProc` if already gone.
@@ -519,7 +343,7 @@ class Runtime:
         shutdown ('asked to')
         noproc
         """
-        return ExitWatch(self._live_cell(ref))
+        return ExitWatch(self._kernel.lookup(ref))
 
     def is_alive(self, ref: ActorRef) -> bool:
         """Whether ``ref`` is alive and not exiting, as far as this runtime knows.
@@ -529,256 +353,29 @@ class Runtime:
         this runtime holds a live proxy of it (an actor it spawned there, or one it
         has sent to).
         """
-        if ref.node == self.node:
-            cell = self._cells.get(ref.id)
-            return cell is not None and cell.stop_reason is None
-        router = self._router
-        cell = None if router is None else router.proxies.get((ref.node, ref.id))
-        return cell is not None and not cell.exited
-
-    # -- messages -------------------------------------------------------------
-
-    def _live_cell(self, address: ActorRef | NamedRef) -> Cell | None:
-        if type(address) is ActorRef:
-            if address.node == self.node:
-                return self._cells.get(address.id)
-            router = self._router
-            return None if router is None else router.proxy(address)
-        if type(address) is NamedRef:
-            return self._names.get(address.name)
-        raise TypeError(f"not an actor address: {address!r}")
-
-    def _prepare(self, message: object) -> object:
-        if self._encode:
-            return self.codec.decode(self.codec.encode(message))
-        return message
-
-    async def call(
-        self, address: ActorRef | NamedRef, request: object, *, timeout: float | None
-    ) -> Any:
-        """See :meth:`ActorRef.call`."""
-        cell = self._live_cell(address)
-        if cell is None or (cell.stop_reason is not None and not cell.remote):
-            # An exiting actor handles nothing more: for a call it is already gone.
-            await trio.lowlevel.checkpoint()
-            raise NoSuchActor(f"{address} is not alive")
-        if cell.task is trio.lowlevel.current_task():
-            raise CallToSelf(f"{cell.ref} called itself")
-        if self._encode:
-            request = self._prepare(request)
-        caller = Caller(cell)
-        cell.pending.add(caller)
-        try:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            deadline = math.inf if timeout is None else trio.current_time() + timeout
-            envelope = (CALL, request, caller)
-            try:
-                # With room in the mailbox, the wait for the reply is the checkpoint.
-                if not cell.mailbox.try_put(envelope):
-                    with trio.move_on_at(deadline) as waited:
-                        await cell.mailbox.put(envelope)
-                    if waited.cancelled_caught:
-                        raise CallTimeout(f"{address} did not take the call within {timeout} s")
-            except Closed:
-                pass  # it died; _exit has resolved the caller
-            result = caller._result
-            if result is not None:
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                return result.unwrap()
-            if deadline != math.inf:
-                self._deadlines.add(deadline, caller)
-            caller._task = trio.lowlevel.current_task()
-            return await trio.lowlevel.wait_task_rescheduled(caller._abort)
-        finally:
-            if not caller._done:
-                caller._done = True
-                cell.pending.discard(caller)
-                if caller._timed:
-                    self._deadlines.discard()
-                if caller._remote_id is not None and self._router is not None:
-                    self._router.forget_call(caller)
-
-    def reply(self, caller: Caller, value: object) -> None:
-        """See :meth:`Actor.reply`."""
-        if caller._done:
-            return
-        if self._encode:
-            value = self._prepare(value)
-        _resolve(caller, outcome.Value(value))
-
-    async def cast(self, address: ActorRef | NamedRef, message: object) -> None:
-        await self._put(address, (CAST, self._prepare(message), None))
-
-    def cast_nowait(self, address: ActorRef | NamedRef, message: object) -> None:
-        self._put_nowait(address, (CAST, self._prepare(message), None))
-
-    async def send(self, address: ActorRef | NamedRef, message: object) -> None:
-        await self._put(address, (INFO, self._prepare(message), None))
-
-    def send_nowait(self, address: ActorRef | NamedRef, message: object) -> None:
-        self._put_nowait(address, (INFO, self._prepare(message), None))
-
-    async def _put(self, address: ActorRef | NamedRef, envelope: Envelope) -> None:
-        cell = self._live_cell(address)
-        if cell is None:
-            self._dead_letters += 1
-            await trio.lowlevel.checkpoint()
-            return
-        try:
-            await cell.mailbox.put(envelope)
-        except Closed:
-            pass  # counted by _exit among the mailbox's leftovers
-
-    def _put_nowait(self, address: ActorRef | NamedRef, envelope: Envelope) -> None:
-        cell = self._live_cell(address)
-        if cell is None:
-            self._dead_letters += 1
-            return
-        try:
-            cell.mailbox.put_nowait(envelope)
-        except WouldBlock:
-            raise MailboxFull(
-                f"the mailbox of {cell.ref} is full ({cell.mailbox.bound} messages)"
-            ) from None
-        except Closed:  # pragma: no cover - a closed mailbox belongs to a removed cell
-            self._dead_letters += 1
-
-    def send_after(self, cell: Cell, seconds: float, message: object) -> Timer:
-        """See :meth:`Actor.send_after`."""
-        if not seconds >= 0:
-            raise ValueError(f"send_after needs seconds >= 0, not {seconds!r}")
-        timer = Timer()
-        cell.timers.add(timer)
-        self._nursery.start_soon(self._timer, cell, timer, seconds, self._prepare(message))
-        return timer
-
-    async def _timer(self, cell: Cell, timer: Timer, seconds: float, message: object) -> None:
-        with timer._scope:
-            await trio.sleep(seconds)
-            timer._fired = True
-            cell.mailbox.put_system((SYSTEM, message, None))
-        cell.timers.discard(timer)
-
-    # -- links and monitors ---------------------------------------------------
-
-    def link(self, cell: Cell, target: ActorRef) -> None:
-        other = self._live_cell(target)
-        if other is None:
-            if _actor(cell).trap_exits:
-                cell.mailbox.put_system((SYSTEM, Exit(target, NOPROC), None))
-                return
-            raise NoSuchActor(f"cannot link to {target}: it is not alive")
-        self._link_cells(cell, other)
-
-    def _link_cells(self, a: Cell, b: Cell, *, tell: bool = True) -> None:
-        """Link two cells; a proxy's node is told (unless it knows already)."""
-        if a is b:
-            return
-        a.links.add(b)
-        b.links.add(a)
-        if tell and self._router is not None:
-            for remote, local in ((a, b), (b, a)):
-                if remote.remote and not local.remote:
-                    self._router.forward(remote, LINK, local.ref)
-
-    def unlink(self, cell: Cell, target: ActorRef) -> None:
-        other = self._live_cell(target)
-        if other is not None:
-            cell.links.discard(other)
-            other.links.discard(cell)
-            if other.remote and self._router is not None:
-                self._router.forward(other, UNLINK, cell.ref)
-
-    def monitor(self, watcher: Cell, target: ActorRef | NamedRef) -> MonitorRef:
-        monitor = MonitorRef(self.node, next(self._ids))
-        cell = self._live_cell(target)
-        if cell is None:
-            watcher.mailbox.put_system((SYSTEM, Down(monitor, target, NOPROC), None))
-        else:
-            cell.monitors[monitor] = watcher
-            watcher.watching[monitor] = cell
-        return monitor
-
-    def demonitor(self, watcher: Cell, monitor: MonitorRef, *, flush: bool) -> bool:
-        target = watcher.watching.pop(monitor, None)
-        if target is not None:
-            del target.monitors[monitor]
-        elif flush:
-            watcher.mailbox.remove_system(
-                lambda message: isinstance(message, Down) and message.monitor == monitor
-            )
-        return target is not None
-
-    # -- groups ---------------------------------------------------------------
-
-    def join(self, group: str, cell: Cell) -> None:
-        """``cell`` joins ``group``; in a worker the root is told, as it keeps the groups."""
-        self.groups.join(group, cell)
-        if self._router is not None:
-            self._router.group_changed(JOIN, group, cell)
-
-    def leave(self, group: str, cell: Cell) -> bool:
-        left = self.groups.leave(group, cell)
-        if left and self._router is not None:
-            self._router.group_changed(LEAVE, group, cell)
-        return left
-
-    # -- names ----------------------------------------------------------------
-
-    def register(self, name: str, ref: ActorRef) -> None:
-        """Give ``ref`` the name ``name`` until it exits. Raises :class:`NameTaken`."""
-        cell = self._live_cell(ref)
-        if cell is None:
-            raise NoSuchActor(f"cannot register {name!r}: {ref} is not alive")
-        self._register(name, cell)
-
-    def _register(self, name: str, cell: Cell) -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"a name is a non-empty str, not {name!r}")
-        holder = self._names.get(name)
-        if holder is not None:
-            raise NameTaken(name, holder.ref)
-        if cell.name is not None:
-            raise ValueError(f"{cell.ref} is already registered as {cell.name!r}")
-        self._names[name] = cell
-        cell.name = name
-        if self._router is not None:
-            self._router.name_changed(name, cell.ref)
-
-    def unregister(self, name: str) -> bool:
-        cell = self._names.pop(name, None)
-        if cell is None:
-            return False
-        cell.name = None
-        if self._router is not None:
-            self._router.name_changed(name, None)
-        return True
-
-    def whereis(self, name: str) -> ActorRef | None:
-        cell = self._names.get(name)
-        return None if cell is None else cell.ref
-
-    def named(self, name: str) -> NamedRef:
-        """An address that resolves ``name`` at every send."""
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"a name is a non-empty str, not {name!r}")
-        return NamedRef(name, self)
+        cell = self._kernel.existing(ref)
+        return cell is not None and cell.taking_calls() and not cell.exited
 
     # -- introspection --------------------------------------------------------
 
     def statistics(self) -> RuntimeStatistics:
+        actors, spawned, exited, dead_letters, names = self._kernel.counts()
+        workers, spares = (0, 0) if self._workers is None else self._workers.statistics()
+        deadline_task = self._deadline_task
         return RuntimeStatistics(
-            actors=len(self._cells),
-            spawned=self._spawned,
-            exited=self._exited,
-            dead_letters=self._dead_letters,
-            names=len(self._names),
-            tasks=sum(1 for task in self._nursery.child_tasks if task is not self._deadline_task),
+            actors=actors,
+            spawned=spawned,
+            exited=exited,
+            dead_letters=dead_letters,
+            names=names,
+            tasks=sum(1 for task in self._nursery.child_tasks if task is not deadline_task),
+            workers=workers,
+            spare_workers=spares,
         )
 
     def mailbox_depth(self, ref: ActorRef) -> int:
         """Messages waiting in ``ref``'s mailbox (0 if it is dead)."""
-        cell = self._live_cell(ref)
+        cell = self._kernel.lookup(ref)
         return 0 if cell is None else len(cell.mailbox)
 
     # -- closing --------------------------------------------------------------
@@ -786,18 +383,18 @@ class Runtime:
     async def aclose(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
         """Stop every actor (newest first, all within ``timeout``), then refuse new ones."""
         self._open = False
-        cells = sorted(self._cells.values(), key=lambda cell: cell.ref.id, reverse=True)
+        cells: list[Cell] = list(self._kernel.local_cells())
         workers = self._workers
         if workers is not None:
-            cells += list(workers.owner)  # actors this runtime placed in workers
+            cells += workers.actors()  # actors this runtime placed in workers
         for cell in cells:
-            self._request_stop(cell, SHUTDOWN)
+            cell.request_stop(SHUTDOWN)
         with trio.move_on_after(timeout):
             for cell in cells:
                 await cell.done.wait()
         for cell in cells:
             if not cell.exited:
-                self._kill_cell(cell)
+                cell.kill()
         if workers is not None:
             with trio.move_on_after(timeout):
                 for cell in cells:
@@ -808,8 +405,8 @@ class Runtime:
                 await cell.done.wait()
         if workers is not None:
             workers.close()
-        if self._router is not None and not self._router.hub:
-            self._router.close()
+        if self._worker_node is not None:
+            self._worker_node.close()
         self._system.cancel()
 
     async def _serve_deadlines(self) -> None:
@@ -858,40 +455,19 @@ async def open_runtime(
         raise caught
 
 
-def _actor(cell: Cell) -> Actor:
-    """The actor of a local cell (a proxy has none)."""
-    actor = cell.actor
-    assert actor is not None, f"{cell} is a proxy"
-    return actor
+async def serve_worker(fd: int, root: str) -> None:
+    """In a worker process: a runtime linked to the root node ``root`` over ``fd``.
 
-
-def _timed_out(caller: Caller) -> CallTimeout:
-    return CallTimeout(f"{caller._cell.ref} did not reply within the call's timeout")
-
-
-def _resolve(caller: Caller, result: outcome.Outcome[Any]) -> None:
-    if type(caller) is RemoteCaller:
-        caller._done = True
-        caller._cell.pending.discard(caller)
-        # An EncodeError reaches the replier (it crashes, as in encode mode);
-        # the caller then fails with that crash reason when the exit arrives.
-        caller._router.reply(caller, result)
-        return
-    if caller._timed:
-        caller._cell.runtime._deadlines.discard()
-    caller._done = True
-    caller._result = result
-    caller._cell.pending.discard(caller)
-    task = caller._task
-    if task is not None:
-        caller._task = None
-        trio.lowlevel.reschedule(task, result)
-
-
-def _invalid(actor: Actor, handler: str, result: object, expected: str) -> InvalidReturn:
-    return InvalidReturn(
-        f"{type(actor).__qualname__}.{handler} returned {result!r}; expected {expected}"
-    )
+    It serves until the channel reaches end of file (the root stopped it, or
+    died), then stops its actors in order.
+    """
+    stream = SocketStream(socket.socket(fileno=fd))
+    async with open_runtime() as runtime:
+        link = NodeLink(Channel(stream, runtime.codec), root)
+        runtime._worker_node = node = WorkerNode(
+            runtime._kernel, runtime.codec, runtime._local, link
+        )
+        await node.serve()
 
 
 def _check_mailbox_size(size: int) -> int:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from spawn import ExtCodec, ExtRegistry, RemoteError
-from spawn._calls import rebuild_error
+from spawn import ExtCodec, ExtRegistry, RemoteError, rebuild_error
 
 from ._messages import Down, Exit, GroupJoined, GroupLeft
 from ._reasons import KILLED, NOPROC, NORMAL, Crash, Killed, NoProc, Normal, Shutdown
-from ._ref import ActorRef, MonitorRef, NamedRef
-
-if TYPE_CHECKING:
-    from ._runtime import Runtime
+from ._ref import ActorRef, Messenger, MonitorRef, NamedRef
 
 ACTOR_REF = 16
 MONITOR_REF = 17
@@ -51,8 +47,8 @@ def _crash_from_wire(wire: Any) -> Crash:
     return Crash(rebuild_error(list(wire), "msgpack"))
 
 
-def actor_registry(runtime: Runtime) -> ExtRegistry:
-    """The ext types of ``runtime``: its refs decode bound to it."""
+def actor_registry(runtime: Messenger) -> ExtRegistry:
+    """The ext types of a runtime: refs decode bound to ``runtime``."""
 
     def ref_from_wire(wire: Any) -> ActorRef:
         node, ident = wire

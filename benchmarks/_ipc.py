@@ -45,9 +45,10 @@ from actors import (
     InfoResult,
     NoReply,
     Reply,
+    Runtime,
     open_runtime,
 )
-from spawn._channel import SocketStream
+from spawn import SocketStream
 from supervisor import ChildSpec, Supervisor, open_tree
 
 from ._core import OURS, Case
@@ -147,11 +148,11 @@ def ours_restart(samples: int) -> float:
 def _ours_restart(samples: int) -> float:
     async def main() -> float:
         tree = Supervisor(intensity=samples + 5, period=60, children=[_echo_child()])
-        async with open_tree(tree) as root:
+        async with open_runtime() as runtime, open_tree(tree, runtime=runtime) as root:
             child = root.child("echo")
             times = []
             for _ in range(samples):
-                await _spare_ready(root)
+                await _spare_ready(runtime)
                 pid = await child.call("pid", timeout=60)
                 start = time.perf_counter()
                 os.kill(pid, signal.SIGKILL)
@@ -177,15 +178,10 @@ def _echo_child() -> ChildSpec:
     return ChildSpec("echo", Echo, placement="process", shutdown=2.0)
 
 
-async def _spare_ready(root: Any) -> None:
-    """Wait (a few seconds at most) until the actor pool holds an idle spare."""
-    runtime = root._runtime
+async def _spare_ready(runtime: Runtime) -> None:
+    """Wait (a few seconds at most) until the runtime holds an idle spare worker."""
     with trio.move_on_after(5):
-        while True:
-            workers = runtime._workers
-            pool = None if workers is None else workers.pool
-            if pool is not None and pool.statistics().idle >= 1:
-                return
+        while runtime.statistics().spare_workers < 1:  # noqa: ASYNC110 - state of a pool
             await trio.sleep(0.01)
 
 

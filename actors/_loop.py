@@ -1,0 +1,179 @@
+"""The behaviour loop of one local actor, OTP's gen_server: init, the messages, terminate.
+
+:class:`LocalSpawner` starts an actor as a task of the runtime's nursery and
+runs it: ``init`` in the spawner's stead, then the message loop, shielded, so
+that the actor's end belongs to the runtime (a stop request cancels the loop
+and ``terminate`` runs; a kill cancels everything and nothing more runs).
+When the task ends, the kernel is told at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from ._behaviour import Actor, Ignore, NoReply, Reply, Stop, bind
+from ._calls import Caller
+from ._cell import Cell, LocalCell
+from ._exceptions import InitError, InvalidReturn, StartIgnored
+from ._kernel import Kernel
+from ._mailbox import CALL, CAST, Mailbox
+from ._reasons import KILLED, Crash, ExitReason
+from ._ref import ActorRef
+
+logger = logging.getLogger("actors")
+
+Replier = Callable[[Caller, object], None]
+
+
+class LocalSpawner:
+    """Starts the local actors of one runtime, each as a task of ``nursery``."""
+
+    def __init__(self, kernel: Kernel, nursery: trio.Nursery, runtime: object, reply: Replier):
+        self._kernel = kernel
+        self._nursery = nursery
+        self._runtime = runtime  # what each actor's ``runtime`` property gives it
+        self._reply = reply
+
+    async def spawn(
+        self,
+        cls: type[Actor],
+        args: tuple[Any, ...],
+        *,
+        name: str | None,
+        bound: int,
+        link: Cell | None,
+    ) -> ActorRef:
+        """Start ``cls`` with ``init(*args)``; its ref once ``init`` returned.
+
+        With ``link``, the new actor is linked to that cell as soon as its init
+        returned (OTP's spawn_link). Raises :class:`InitError`,
+        :class:`StartIgnored` or :class:`~actors.NameTaken`.
+        """
+        actor = cls()
+        ref = self._kernel.new_ref()
+        cell = LocalCell(ref, actor, Mailbox(bound))
+        bind(actor, cell, self._runtime)
+        if name is not None:
+            self._kernel.register(name, cell)
+        self._kernel.add(cell)
+        await self._nursery.start(self._main, cell, args, link)
+        return ref
+
+    async def _main(
+        self,
+        cell: LocalCell,
+        args: tuple[Any, ...],
+        link: Cell | None,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        kernel = self._kernel
+        cell.task = trio.lowlevel.current_task()
+        try:
+            # init runs in the spawner's stead: a cancelled spawner interrupts it.
+            with trio.CancelScope() as cell.life:
+                await _init(cell.actor, args)
+            if cell.life.cancelled_caught:
+                raise InitError(f"{cell.ref} was killed before its init returned")
+            if link is not None:
+                kernel.link(cell, link)
+            kernel.started(cell)
+            task_status.started()
+            if trio.lowlevel.current_task().parent_nursery is not self._nursery:
+                # The spawner was cancelled while this actor started, so trio left it
+                # in the spawner's nursery, which waits for it: it must not serve.
+                cell.reason = KILLED
+                return
+            # From here the runtime owns the actor's end: a cancellation from outside
+            # does not reach it; stop() and aclose() ask, wait, then kill (cell.life).
+            with trio.CancelScope(shield=True), trio.CancelScope() as cell.life:
+                cell.reason = await self._serve(cell)
+        finally:
+            reason = cell.reason
+            if cell.started and isinstance(reason, Crash):
+                logger.error(
+                    "%r (%s) crashed: %s",
+                    cell.ref,
+                    type(cell.actor).__qualname__,
+                    reason,
+                    exc_info=reason.exc,
+                    extra={"actor": repr(cell.ref), "event": "crashed"},
+                )
+            kernel.exit_local(cell)
+
+    async def _serve(self, cell: LocalCell) -> ExitReason:
+        reason: ExitReason
+        try:
+            with trio.CancelScope() as cell.loop:
+                if cell.stop_reason is None:
+                    await self._loop(cell)
+            assert cell.stop_reason is not None
+            reason = cell.stop_reason
+        except Exception as exc:
+            reason = Crash(exc)
+        cell.stop_reason = reason
+        try:
+            await cell.actor.terminate(reason)
+        except Exception as exc:
+            reason = Crash(exc)
+        return reason
+
+    async def _loop(self, cell: LocalCell) -> None:
+        """Handle messages until a handler returns :class:`Stop`."""
+        actor = cell.actor
+        get = cell.mailbox.get
+        reply = self._reply
+        while True:
+            kind, payload, caller, receipt = await get()
+            if receipt is not None:
+                receipt.release()
+            if kind == CALL:
+                assert isinstance(caller, Caller)
+                result: object = await actor.handle_call(payload, caller)
+                cls = type(result)
+                if cls is Reply:
+                    reply(caller, result.value)  # type: ignore[attr-defined]
+                    continue
+                if cls is NoReply:
+                    continue
+                if cls is Stop:
+                    assert isinstance(result, Stop)
+                    if result.has_reply:
+                        reply(caller, result.reply)
+                    cell.stop_reason = result.reason
+                    return
+                raise _invalid(actor, "handle_call", result, "Reply(...), NoReply() or Stop(...)")
+            if kind == CAST:
+                result = await actor.handle_cast(payload)
+                where = "handle_cast"
+            else:
+                result = await actor.handle_info(payload)
+                where = "handle_info"
+            if type(result) is NoReply:
+                continue
+            if type(result) is Stop:
+                assert isinstance(result, Stop)
+                cell.stop_reason = result.reason
+                return
+            raise _invalid(actor, where, result, "NoReply() or Stop(...)")
+
+
+async def _init(actor: Actor, args: tuple[Any, ...]) -> None:
+    qualname = type(actor).__qualname__
+    try:
+        result = await actor.init(*args)
+    except Exception as exc:
+        raise InitError(f"{qualname}.init failed: {exc!r}") from exc
+    if isinstance(result, Ignore):
+        raise StartIgnored(f"{qualname}.init returned Ignore()")
+    if result is not None:
+        raise InitError(f"{qualname}.init returned {result!r}; expected None or Ignore()")
+
+
+def _invalid(actor: Actor, handler: str, result: object, expected: str) -> InvalidReturn:
+    return InvalidReturn(
+        f"{type(actor).__qualname__}.{handler} returned {result!r}; expected {expected}"
+    )

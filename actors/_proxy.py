@@ -1,0 +1,253 @@
+"""Proxies: a cell standing for an actor on another node, its mailbox, credits and callers.
+
+A proxy behaves like any cell in the kernel; what it is asked to do (deliver
+a message, an exit signal, a stop or a kill, make a link) it does by sending
+a frame over its :class:`Wire` to the actor's node.
+
+Flow control: a sender holds credits for each remote actor (the actor's
+mailbox bound when the sender spawned it, :data:`DEFAULT_WINDOW` otherwise);
+a send spends one and waits (or fails, with ``_nowait``) when none are left.
+The receiving node enqueues past the local bound and returns credits in
+batches (:class:`CreditSlot`) as the actor takes the messages out of its
+mailbox. Memory is bounded at the receiving mailbox, never by a queue in the
+sender's process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+import outcome
+import trio
+
+from . import _frames as frames
+from ._calls import Caller
+from ._cell import Cell
+from ._exceptions import ActorExited
+from ._mailbox import CALL, CAST, INFO, SYSTEM, Closed, Envelope, Mailbox
+from ._reasons import ExitReason
+from ._ref import ActorRef
+
+DEFAULT_WINDOW: Final = 64
+
+_KINDS: Final = {CAST: frames.CAST, INFO: frames.INFO, SYSTEM: frames.SYSTEM}
+
+
+class Wire(Protocol):
+    """What proxies, credits and remote callers need of the router."""
+
+    node: str
+
+    def post(self, frame: frames.Frame, *, now: bool = True) -> None: ...
+    def post_encoded(self, node: str, data: bytes, *, now: bool = True) -> None: ...
+    def encode(self, value: object) -> bytes: ...
+    def send_call(
+        self, caller: OutboundCaller, node: str, target: int, request: object
+    ) -> None: ...
+    def forget_call(self, call_id: int) -> None: ...
+
+
+class Host(Protocol):
+    """Who hosts a proxy's actor in a worker of this node, and stops it as a process."""
+
+    async def stop_actor(self, cell: ProxyCell, reason: ExitReason, timeout: float | None) -> None:
+        """OTP's shutdown of the actor: ask, then signals or a kill, within ``timeout``."""
+
+    def actor_exited(self, cell: ProxyCell) -> None:
+        """The actor is gone (its node said so, or the node is gone)."""
+
+
+class ProxyCell(Cell):
+    """The cell of an actor on another node."""
+
+    __slots__ = ("host", "wire")
+
+    def __init__(self, ref: ActorRef, wire: Wire, window: int) -> None:
+        super().__init__(ref, ProxyMailbox(wire, ref, window))
+        self.wire = wire
+        self.host: Host | None = None  # set when this node placed the actor in a worker
+        self.started = True
+
+    def new_caller(self) -> Caller:
+        return OutboundCaller(self, self.wire)
+
+    def signal_exit(self, sender: ActorRef, reason: ExitReason) -> None:
+        ref = self.ref
+        self.wire.post(frames.exit_signal(ref.node, self.wire.node, ref.id, sender, reason))
+
+    def request_stop(self, reason: ExitReason) -> None:
+        if self.stop_reason is not None or self.exited:
+            return
+        self.stop_reason = reason
+        self.wire.post(frames.stop(self.ref.node, self.wire.node, self.ref.id, reason))
+
+    def kill(self) -> None:
+        if not self.exited:
+            self.wire.post(frames.kill(self.ref.node, self.wire.node, self.ref.id))
+
+    def linked(self, other: Cell) -> None:
+        self._tell_link(frames.LINK, other)
+
+    def unlinked(self, other: Cell) -> None:
+        self._tell_link(frames.UNLINK, other)
+
+    def _tell_link(self, kind: int, other: Cell) -> None:
+        if other.ref.node == self.wire.node:  # a local actor: the actor's node must know
+            ref = self.ref
+            self.wire.post(frames.link(kind, ref.node, self.wire.node, ref.id, other.ref))
+
+    async def stop(self, reason: ExitReason, timeout: float | None) -> ExitReason:
+        if self.host is None:
+            return await super().stop(reason, timeout)
+        await self.host.stop_actor(self, reason, timeout)
+        return self.reason
+
+
+class ProxyMailbox(Mailbox):
+    """The mailbox of a proxy: each message becomes a frame, paid for with a credit.
+
+    A put that has a credit takes no schedule point (as a write to a ready socket
+    need not): a sender runs ahead by at most its window, and its casts leave in
+    one write when it next waits.
+    """
+
+    __slots__ = ("_credit", "_heads", "_node", "_target", "_wire")
+    _schedule_point = False
+
+    def __init__(self, wire: Wire, ref: ActorRef, window: int) -> None:
+        super().__init__(window)
+        self._wire = wire
+        self._node = ref.node
+        self._target = ref.id
+        self._credit = window
+        self._heads: dict[int, bytes] = {}  # frame kind -> its encoded head
+
+    def __len__(self) -> int:
+        return 0  # the messages wait in the other process
+
+    def put_system(self, envelope: Envelope) -> bool:
+        if self._closed:
+            return False
+        self._send(envelope)
+        return True
+
+    def try_put(self, envelope: Envelope) -> bool:
+        if self._closed:
+            raise Closed
+        if self._credit <= 0 or self._blocked:
+            return False
+        self._send(envelope)  # raises EncodeError before a credit is spent
+        self._credit -= 1
+        return True
+
+    def _before_waiting(self, envelope: Envelope) -> None:
+        self._wire.encode(envelope[1])  # fail at the sender, not when credit comes
+
+    def grant(self, count: int) -> None:
+        """Credits came back: send what waited, in order."""
+        self._credit += count
+        while self._blocked and self._credit > 0:
+            waiter = self._blocked.popleft()
+            try:
+                self._send(waiter.envelope)
+            except Exception as exc:  # pragma: no cover - checked before it waited
+                trio.lowlevel.reschedule(waiter.task, outcome.Error(exc))
+                continue
+            self._credit -= 1
+            trio.lowlevel.reschedule(waiter.task)
+
+    def remove_system(self, predicate: Callable[[object], bool]) -> int:
+        return 0
+
+    def _send(self, envelope: Envelope) -> None:
+        kind, payload, caller, _ = envelope
+        wire = self._wire
+        if kind == CALL:
+            assert isinstance(caller, OutboundCaller)
+            wire.send_call(caller, self._node, self._target, payload)
+            return
+        frame_kind = _KINDS[kind]
+        head = self._heads.get(frame_kind)
+        if head is None:
+            encoded = wire.encode([frame_kind, self._node, wire.node, self._target])
+            head = self._heads[frame_kind] = frames.extend_head(encoded, 4)
+        wire.post_encoded(self._node, head + wire.encode(payload), now=False)
+
+
+class OutboundCaller(Caller):
+    """A call from here to an actor on another node, answered by a REPLY frame."""
+
+    __slots__ = ("call_id", "wire")
+
+    def __init__(self, cell: Cell, wire: Wire) -> None:
+        super().__init__(cell)
+        self.wire = wire
+        self.call_id: int | None = None  # once sent
+
+    @property
+    def target(self) -> ActorRef:
+        return self._cell.ref
+
+    def replied(self, value: object) -> None:
+        self._answer(outcome.Value(value))
+
+    def failed(self, error: Exception) -> None:
+        self._answer(outcome.Error(error))
+
+    def _settle(self) -> None:
+        super()._settle()
+        if self.call_id is not None:
+            self.wire.forget_call(self.call_id)
+
+
+class RemoteCaller(Caller):
+    """A call that came from another node: answering it sends a REPLY frame back."""
+
+    __slots__ = ("call_id", "source", "wire")
+
+    def __init__(self, cell: Cell, wire: Wire, source: str, call_id: int) -> None:
+        super().__init__(cell)
+        self.wire = wire
+        self.source = source
+        self.call_id = call_id
+
+    def __repr__(self) -> str:
+        return f"<Caller on {self.source} of {self._cell.ref}>"
+
+    def _answer(self, result: outcome.Outcome[Any]) -> None:
+        if self._done:
+            return
+        self._settle()
+        # An EncodeError reaches the replier (it crashes, as in encode mode);
+        # the caller then fails with that crash reason when the exit arrives.
+        wire, source, here = self.wire, self.source, self.wire.node
+        if isinstance(result, outcome.Value):
+            wire.post(frames.reply(source, here, self.call_id, result.value))
+            return
+        assert isinstance(result, outcome.Error)
+        error = result.error
+        reason = error.reason if isinstance(error, ActorExited) else None
+        wire.post(frames.reply_error(source, here, self.call_id, reason))
+
+
+class CreditSlot:
+    """Returns credits to one sender node for one local actor, in batches."""
+
+    __slots__ = ("_batch", "_owed", "_source", "_target", "_wire")
+
+    def __init__(self, wire: Wire, source: str, target: int, bound: int) -> None:
+        self._wire = wire
+        self._source = source
+        self._target = target
+        self._owed = 0
+        # At most a quarter of the smallest window a sender may hold, so it never stalls.
+        self._batch = max(1, min(bound, DEFAULT_WINDOW) // 4)
+
+    def release(self) -> None:
+        """One message from this sender left the mailbox."""
+        self._owed += 1
+        if self._owed >= self._batch:
+            owed, self._owed = self._owed, 0
+            wire = self._wire
+            wire.post(frames.credit(self._source, wire.node, self._target, owed), now=False)

@@ -1,0 +1,294 @@
+"""The root's actor workers: the warm pool, one lease per worker, spawn requests in flight.
+
+The root process owns a pool of actor-host workers (``actors._host``), opened
+on first use and kept warm, so that an isolated actor starts, or restarts, in
+the time of a handshake with a spare rather than of an interpreter start.
+Each leased worker is a node, linked to the root's router; a process actor is
+a :class:`~actors._proxy.ProxyCell` whose :class:`~actors._proxy.Host` is this
+set, which stops it the way OTP stops a child, as a process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import trio
+
+from spawn import Codec, RemoteError, Worker, WorkerPool, function_ref, open_worker_pool
+
+from . import _frames as frames
+from ._cell import Cell
+from ._exceptions import InitError, NotRunning, StartIgnored
+from ._kernel import Kernel
+from ._link import NodeLink
+from ._placement import Placement, SharedWorker
+from ._proxy import ProxyCell
+from ._reasons import ExitReason
+from ._router import Router
+
+HOST_ENTRY: Final = "actors._host"
+#: How long a worker that hosts several actors may take to confirm a kill before
+#: it is taken for unresponsive and killed whole.
+KILL_GRACE: Final = 2.0
+#: How long a released worker has to close its side after end of file.
+RELEASE_GRACE: Final = 5.0
+
+
+@dataclass(eq=False)
+class WorkerHandle:
+    """One leased actor-host worker and the link to its node."""
+
+    node: str
+    worker: Worker
+    link: NodeLink
+    dedicated: bool
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    actors: set[ProxyCell] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A spawn request waiting for its worker's answer."""
+
+    node: str
+    done: trio.Event = field(default_factory=trio.Event)
+    cell: ProxyCell | None = None
+    error: BaseException | None = None
+
+
+class WorkerSet:
+    """The root's actor workers: the pool, the leases, and spawn requests in flight."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        nursery: trio.Nursery,
+        codec: Codec,
+        *,
+        max_workers: int,
+        start_timeout: float,
+    ) -> None:
+        self._kernel = kernel
+        self._nursery = nursery
+        self._codec = codec
+        self._max_workers = max_workers
+        self._start_timeout = start_timeout
+        self._router = Router(
+            kernel, codec, hub=True, on_spawned=self._spawned, on_node_down=self._node_down
+        )
+        kernel.attach(self._router)
+        self._pool: WorkerPool | None = None
+        self._shared: dict[str, WorkerHandle] = {}
+        self._by_node: dict[str, WorkerHandle] = {}
+        self._owner: dict[ProxyCell, WorkerHandle] = {}
+        self._pending: dict[int, _Pending] = {}
+        self._ids = itertools.count(1)
+        self._closing = trio.Event()
+        self._lock = trio.Lock()  # one shared worker per name, even when spawns race
+
+    # -- the pool and the leases ----------------------------------------------------
+
+    def statistics(self) -> tuple[int, int]:
+        """(workers leased now, idle spares ready)."""
+        idle = 0 if self._pool is None else self._pool.statistics().idle
+        return len(self._by_node), idle
+
+    async def _ensure_pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = await self._nursery.start(self._run_pool)
+        return self._pool
+
+    async def _run_pool(self, task_status: trio.TaskStatus[WorkerPool]) -> None:
+        async with open_worker_pool(
+            HOST_ENTRY,
+            config={"root": self._kernel.node},
+            channel_codec=self._codec,
+            max_workers=self._max_workers,
+            spares=1,
+            start_timeout=self._start_timeout,
+        ) as pool:
+            task_status.started(pool)
+            await self._closing.wait()
+
+    async def _lease(self, *, dedicated: bool) -> WorkerHandle:
+        pool = await self._ensure_pool()
+        handle: WorkerHandle = await self._nursery.start(self._serve, pool, dedicated)
+        return handle
+
+    async def _serve(
+        self, pool: WorkerPool, dedicated: bool, task_status: trio.TaskStatus[WorkerHandle]
+    ) -> None:
+        router = self._router
+        async with pool.lease() as worker:
+            hello = await worker.channel.receive()
+            if type(hello) is not list or len(hello) < 3 or type(hello[2]) is not str:
+                raise RuntimeError(f"actor host {worker.pid} did not say hello: {hello!r:.100}")
+            node = hello[2]
+            link = NodeLink(worker.channel, node)
+            router.add_link(link)
+            router.send_names(node)
+            handle = WorkerHandle(node, worker, link, dedicated)
+            self._by_node[node] = handle
+            task_status.started(handle)
+            try:
+                with handle.scope:
+                    await router.serve(link)
+            finally:
+                self._by_node.pop(node, None)
+                for name, shared in list(self._shared.items()):
+                    if shared is handle:
+                        del self._shared[name]
+
+    async def _worker_for(self, placement: Placement) -> WorkerHandle:
+        if placement == "process":
+            return await self._lease(dedicated=True)
+        assert isinstance(placement, SharedWorker)
+        async with self._lock:
+            handle = self._shared.get(placement.name)
+            if handle is None:
+                handle = self._shared[placement.name] = await self._lease(dedicated=False)
+            return handle
+
+    # -- spawning -------------------------------------------------------------------
+
+    async def spawn(
+        self,
+        cls: type,
+        args: tuple[Any, ...],
+        *,
+        bound: int,
+        placement: Placement,
+        link: Cell | None,
+    ) -> ProxyCell:
+        """Start ``cls`` in a worker; its proxy once ``init`` returned there."""
+        if self._closing.is_set():
+            raise NotRunning("the runtime is closed")
+        ref = function_ref(cls)
+        handle = await self._worker_for(placement)
+        if self._pool is not None:
+            self._pool.preload(ref[0])  # the next spares import it before they are needed
+        request = next(self._ids)
+        pending = self._pending[request] = _Pending(handle.node)
+        link_ref = None if link is None else link.ref
+        node = self._kernel.node
+        try:
+            self._router.post(
+                frames.spawn(handle.node, node, request, ref, list(args), bound, link_ref)
+            )
+            await pending.done.wait()
+        except BaseException:
+            self._pending.pop(request, None)
+            if handle.dedicated:
+                handle.scope.cancel()
+            raise
+        if pending.error is not None:
+            if handle.dedicated:
+                self._release(handle)
+            raise pending.error
+        assert pending.cell is not None
+        return pending.cell
+
+    def _spawned(self, source: str, frame: frames.Frame) -> None:
+        """A worker answered a spawn request (called from the link's reader)."""
+        request, ref, box, ignored, bound = frames.read_spawned(frame)
+        pending = self._pending.pop(request, None)
+        if pending is None:
+            return
+        handle = self._by_node.get(source)
+        if ref is not None and handle is not None:
+            cell = self._router.proxy(ref, window=bound)
+            if cell is not None:
+                cell.host = self
+                handle.actors.add(cell)
+                self._owner[cell] = handle
+                pending.cell = cell
+            else:  # its node was released or went down between the answer and now
+                pending.error = InitError(f"the worker of node {source} went away during init")
+        elif ignored:
+            pending.error = StartIgnored("init returned Ignore() in its worker")
+        else:
+            type_name, message, text = box or ["builtins.RuntimeError", "no answer", ""]
+            remote = RemoteError(type_name, message, text, handle.worker.pid if handle else 0)
+            error = InitError(f"init failed in its worker: {type_name}: {message}")
+            error.__cause__ = remote
+            pending.error = error
+        pending.done.set()
+
+    def _node_down(self, node: str) -> None:
+        for request, pending in list(self._pending.items()):
+            if pending.node == node:
+                del self._pending[request]
+                pending.error = InitError(f"the worker of node {node} died during init")
+                pending.done.set()
+
+    # -- the Host of process actors ------------------------------------------------
+
+    def actor_exited(self, cell: ProxyCell) -> None:
+        handle = self._owner.pop(cell, None)
+        if handle is not None:
+            handle.actors.discard(cell)
+            if handle.dedicated:
+                self._release(handle)
+
+    def _release(self, handle: WorkerHandle) -> None:
+        """A dedicated worker's actor is gone: let the worker finish, then end the lease.
+
+        Its node is unreachable from now on (a ref to its actor means noproc). The
+        link is still read until the worker's end of file, so that nothing it sent
+        before (an exit notice relayed to another worker) is lost; past
+        :data:`RELEASE_GRACE` the lease ends anyway and the pool stops the worker.
+        """
+        self._router.release(handle.node)
+        handle.scope.deadline = min(handle.scope.deadline, trio.current_time() + RELEASE_GRACE)
+
+    async def stop_actor(self, cell: ProxyCell, reason: ExitReason, timeout: float | None) -> None:
+        """OTP's shutdown for a process actor: ask, then signals or a kill, within ``timeout``.
+
+        A dedicated worker gets SIGTERM at half the budget and SIGKILL at the end; one
+        actor in a shared worker is asked, then killed by message, and only a worker
+        that does not answer is killed whole (with every actor it hosts).
+        """
+        handle = self._owner.get(cell)
+        cell.request_stop(reason)
+        budget = math.inf if timeout is None else timeout
+        if handle is not None and handle.dedicated:
+            with trio.move_on_after(budget / 2):
+                await cell.done.wait()
+            if not cell.exited:
+                handle.worker.process.terminate()
+                with trio.move_on_after(budget / 2):
+                    await cell.done.wait()
+            if not cell.exited:
+                handle.worker.process.kill()
+            await cell.done.wait()
+            return
+        with trio.move_on_after(budget):
+            await cell.done.wait()
+        if cell.exited:
+            return
+        cell.kill()
+        with trio.move_on_after(KILL_GRACE):
+            await cell.done.wait()
+        if not cell.exited and handle is not None:
+            handle.worker.process.kill()
+        await cell.done.wait()
+
+    # -- closing --------------------------------------------------------------------
+
+    def actors(self) -> list[ProxyCell]:
+        """The actors placed in workers from here that are still alive."""
+        return list(self._owner)
+
+    def kill_all(self) -> None:
+        """Kill every worker now (the last step of closing the runtime)."""
+        for handle in list(self._by_node.values()):
+            handle.worker.process.kill()
+
+    def close(self) -> None:
+        """Let the pool close: the runtime is going away."""
+        self._closing.set()
+        for handle in list(self._by_node.values()):
+            handle.scope.cancel()
