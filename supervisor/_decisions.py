@@ -23,8 +23,3 @@ def should_restart(restart: Restart, reason: ExitReason) -> bool:
             return is_abnormal(reason)
         case Restart.TEMPORARY:
             return False
-
-
-def is_expected(reason: ExitReason) -> bool:
-    """An exit not worth an error report: normal, shutdown (or killed, at shutdown)."""
-    return not is_abnormal(reason)

@@ -29,6 +29,7 @@ from typing import Any, cast
 import trio
 
 from actors import (
+    DEFAULT_CALL_TIMEOUT,
     SHUTDOWN,
     Actor,
     ActorRef,
@@ -60,8 +61,6 @@ from ._protocol import (
 from ._server import SupervisorServer
 from ._spec import BRUTAL_KILL, INFINITY, ChildSpec, ShutdownPolicy, Supervisor
 from ._state import ChildCounts, ChildInfo, TreeContext
-
-DEFAULT_CALL_TIMEOUT = 5.0
 
 
 class ChildAddress:
