@@ -171,6 +171,8 @@ class Runtime:
                 start_timeout=WORKER_START_TIMEOUT,
             )
         cell = await self._workers.spawn(cls, args, bound=bound, placement=placement, link=_link)
+        if cell.exited:  # it died at once (its exit came with its answer): nothing to hold
+            return cell.ref
         if _link is not None:
             self._kernel.link(cell, _link, tell=False)  # the worker linked its side at start
         if name is not None:

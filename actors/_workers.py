@@ -17,7 +17,15 @@ from typing import Any, Final
 
 import trio
 
-from spawn import Codec, RemoteError, Worker, WorkerPool, function_ref, open_worker_pool
+from spawn import (
+    Codec,
+    ProtocolError,
+    RemoteError,
+    Worker,
+    WorkerPool,
+    function_ref,
+    open_worker_pool,
+)
 
 from . import _frames as frames
 from ._cell import Cell
@@ -35,6 +43,8 @@ HOST_ENTRY: Final = "actors._host"
 KILL_GRACE: Final = 2.0
 #: How long a released worker has to close its side after end of file.
 RELEASE_GRACE: Final = 5.0
+#: How long the link of a worker killed with SIGKILL may stay open before its lease ends.
+KILL_WAIT: Final = 10.0
 
 
 @dataclass(eq=False)
@@ -88,6 +98,7 @@ class WorkerSet:
         self._ids = itertools.count(1)
         self._closing = trio.Event()
         self._lock = trio.Lock()  # one shared worker per name, even when spawns race
+        self._pool_lock = trio.Lock()  # one pool, even when the first spawns race
 
     # -- the pool and the leases ----------------------------------------------------
 
@@ -97,9 +108,10 @@ class WorkerSet:
         return len(self._by_node), idle
 
     async def _ensure_pool(self) -> WorkerPool:
-        if self._pool is None:
-            self._pool = await self._nursery.start(self._run_pool)
-        return self._pool
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await self._nursery.start(self._run_pool)
+            return self._pool
 
     async def _run_pool(self, task_status: trio.TaskStatus[WorkerPool]) -> None:
         async with open_worker_pool(
@@ -123,9 +135,14 @@ class WorkerSet:
     ) -> None:
         router = self._router
         async with pool.lease() as worker:
-            hello = await worker.channel.receive()
+            hello: object = None
+            with trio.move_on_after(self._start_timeout):
+                try:
+                    hello = await worker.channel.receive()
+                except (trio.EndOfChannel, trio.BrokenResourceError, ProtocolError) as exc:
+                    hello = exc
             if type(hello) is not list or len(hello) < 3 or type(hello[2]) is not str:
-                raise RuntimeError(f"actor host {worker.pid} did not say hello: {hello!r:.100}")
+                raise InitError(f"actor host {worker.pid} did not say hello: {hello!r:.100}")
             node = hello[2]
             link = NodeLink(worker.channel, node)
             router.add_link(link)
@@ -263,6 +280,7 @@ class WorkerSet:
                     await cell.done.wait()
             if not cell.exited:
                 handle.worker.process.kill()
+                self._await_death(cell, handle)
             await cell.done.wait()
             return
         with trio.move_on_after(budget):
@@ -274,7 +292,13 @@ class WorkerSet:
             await cell.done.wait()
         if not cell.exited and handle is not None:
             handle.worker.process.kill()
+            self._await_death(cell, handle)
         await cell.done.wait()
+
+    def _await_death(self, cell: ProxyCell, handle: WorkerHandle) -> None:
+        """After SIGKILL: the node goes down when its link ends; should the link not end
+        (another process holding the socket), end the lease, which reaps the worker."""
+        handle.scope.deadline = min(handle.scope.deadline, trio.current_time() + KILL_WAIT)
 
     # -- closing --------------------------------------------------------------------
 

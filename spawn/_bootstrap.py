@@ -5,7 +5,8 @@ parent's ``sys.path`` has arrived, so a worker pays for nothing it does not
 need. Its steps, in order:
 
 1. ignore SIGINT (the parent owns shutdown; a Ctrl-C in a terminal reaches the
-   parent, which stops its workers through their channels and SIGTERM);
+   parent, which stops its workers through their channels and SIGTERM), and make
+   the channel's fd non-inheritable, so that no program the worker starts holds it;
 2. read the init frame (marshal; version, nonce, parent pid, ``sys.path``, cwd,
    resource limits, preload and entry modules, the entry's config) from fd 3;
 3. change to the cwd and apply the resource limits, before any user code;
@@ -81,6 +82,9 @@ def main() -> int:
     import _signal  # type: ignore[import-not-found]
 
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    # The channel stays ours: a program the worker starts must not hold it open, or
+    # the parent would never see end of file when this process dies.
+    os.set_inheritable(FD, False)
     size = int.from_bytes(read_exact(4), "big")
     if size > MAX_INIT:
         os._exit(EXIT_PROTOCOL)
