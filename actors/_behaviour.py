@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 from ._calls import Caller
 from ._reasons import NORMAL, ExitReason
@@ -200,4 +200,4 @@ class Actor:
 def bind(actor: Actor, cell: LocalCell, runtime: object) -> None:
     """Give ``actor`` its cell and its runtime, before its ``init`` runs (once)."""
     actor._cell = cell
-    actor._runtime = cast("Runtime", runtime)
+    actor._runtime = runtime  # type: ignore[assignment]  # the facade that spawned it
