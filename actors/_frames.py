@@ -28,12 +28,24 @@ def _fields(frame: Frame, count: int) -> list[Any]:
     return frame[ROUTING:]
 
 
-def extend_head(encoded: bytes, count: int) -> bytes:
-    """The encoded start of a frame of ``count + 1`` items, from the encoding of its first
-    ``count`` (a msgpack array of n < 15 items starts with 0x90 | n)."""
-    assert count < 15
+def extend_head(encoded: bytes, count: int, extra: int = 1) -> bytes:
+    """The encoded start of a frame of ``count + extra`` items, from the encoding of its
+    first ``count``: a msgpack array of n < 16 items starts with 0x90 | n, so the frame
+    is this head followed by the ``extra`` items' encodings."""
+    assert count + extra < 16
     assert encoded[0] == 0x90 | count
-    return bytes([0x90 | (count + 1)]) + encoded[1:]
+    return bytes([0x90 | (count + extra)]) + encoded[1:]
+
+
+def uint(value: int) -> bytes:
+    """The msgpack encoding of a non-negative int (a call id), without the codec."""
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x10000:
+        return b"\xcd" + value.to_bytes(2, "big")
+    if value < 0x100000000:
+        return b"\xce" + value.to_bytes(4, "big")
+    return b"\xcf" + value.to_bytes(8, "big")
 
 
 # -- a node joins -------------------------------------------------------------------

@@ -37,6 +37,8 @@ class LocalSpawner:
         self._nursery = nursery
         self._runtime = runtime  # what each actor's ``runtime`` property gives it
         self._reply = reply
+        #: Whether a crash is logged here; a worker's crashes are logged by its root.
+        self.log_crashes = True
 
     async def spawn(
         self,
@@ -93,7 +95,7 @@ class LocalSpawner:
                 cell.reason = await self._serve(cell)
         finally:
             reason = cell.reason
-            if cell.started and isinstance(reason, Crash):
+            if cell.started and isinstance(reason, Crash) and self.log_crashes:
                 logger.error(
                     "%r (%s) crashed: %s",
                     cell.ref,

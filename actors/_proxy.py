@@ -25,6 +25,7 @@ from . import _frames as frames
 from ._calls import Caller
 from ._cell import Cell
 from ._exceptions import ActorExited
+from ._link import Transport
 from ._mailbox import CALL, CAST, INFO, SYSTEM, Closed, Envelope, Mailbox
 from ._reasons import ExitReason
 from ._ref import ActorRef
@@ -40,11 +41,8 @@ class Wire(Protocol):
     node: str
 
     def post(self, frame: frames.Frame, *, now: bool = True) -> None: ...
-    def post_encoded(self, node: str, data: bytes, *, now: bool = True) -> None: ...
     def encode(self, value: object) -> bytes: ...
-    def send_call(
-        self, caller: OutboundCaller, node: str, target: int, request: object
-    ) -> None: ...
+    def register_call(self, caller: OutboundCaller) -> int: ...
     def forget_call(self, call_id: int) -> None: ...
 
 
@@ -61,11 +59,12 @@ class Host(Protocol):
 class ProxyCell(Cell):
     """The cell of an actor on another node."""
 
-    __slots__ = ("host", "wire")
+    __slots__ = ("host", "link", "wire")
 
-    def __init__(self, ref: ActorRef, wire: Wire, window: int) -> None:
-        super().__init__(ref, ProxyMailbox(wire, ref, window))
+    def __init__(self, ref: ActorRef, wire: Wire, link: Transport, window: int) -> None:
+        super().__init__(ref, ProxyMailbox(wire, link, ref, window))
         self.wire = wire
+        self.link = link  # the way to the actor's node
         self.host: Host | None = None  # set when this node placed the actor in a worker
         self.started = True
 
@@ -112,12 +111,13 @@ class ProxyMailbox(Mailbox):
     one write when it next waits.
     """
 
-    __slots__ = ("_credit", "_heads", "_node", "_target", "_wire")
+    __slots__ = ("_credit", "_heads", "_link", "_node", "_target", "_wire")
     _schedule_point = False
 
-    def __init__(self, wire: Wire, ref: ActorRef, window: int) -> None:
+    def __init__(self, wire: Wire, link: Transport, ref: ActorRef, window: int) -> None:
         super().__init__(window)
         self._wire = wire
+        self._link = link
         self._node = ref.node
         self._target = ref.id
         self._credit = window
@@ -165,14 +165,21 @@ class ProxyMailbox(Mailbox):
         wire = self._wire
         if kind == CALL:
             assert isinstance(caller, OutboundCaller)
-            wire.send_call(caller, self._node, self._target, payload)
+            data = wire.encode(payload)  # an EncodeError leaves nothing behind
+            call_id = wire.register_call(caller)
+            self._link.post(self._head(frames.CALL, 2) + frames.uint(call_id) + data)
             return
-        frame_kind = _KINDS[kind]
-        head = self._heads.get(frame_kind)
+        data = self._head(_KINDS[kind], 1) + wire.encode(payload)
+        self._link.post(data, now=False)
+
+    def _head(self, kind: int, extra: int) -> bytes:
+        """The encoded [kind, node, here, target] that starts every frame to the actor."""
+        head = self._heads.get(kind)
         if head is None:
-            encoded = wire.encode([frame_kind, self._node, wire.node, self._target])
-            head = self._heads[frame_kind] = frames.extend_head(encoded, 4)
-        wire.post_encoded(self._node, head + wire.encode(payload), now=False)
+            wire = self._wire
+            encoded = wire.encode([kind, self._node, wire.node, self._target])
+            head = self._heads[kind] = frames.extend_head(encoded, 4, extra)
+        return head
 
 
 class OutboundCaller(Caller):
@@ -204,13 +211,17 @@ class OutboundCaller(Caller):
 class RemoteCaller(Caller):
     """A call that came from another node: answering it sends a REPLY frame back."""
 
-    __slots__ = ("call_id", "source", "wire")
+    __slots__ = ("call_id", "head", "link", "source", "wire")
 
-    def __init__(self, cell: Cell, wire: Wire, source: str, call_id: int) -> None:
+    def __init__(
+        self, cell: Cell, wire: Wire, source: str, call_id: int, link: Transport, head: bytes
+    ) -> None:
         super().__init__(cell)
         self.wire = wire
         self.source = source
         self.call_id = call_id
+        self.link = link  # the way back to the source
+        self.head = head  # the encoded [REPLY, source, here], extended by two
 
     def __repr__(self) -> str:
         return f"<Caller on {self.source} of {self._cell.ref}>"
@@ -218,17 +229,18 @@ class RemoteCaller(Caller):
     def _answer(self, result: outcome.Outcome[Any]) -> None:
         if self._done:
             return
-        self._settle()
-        # An EncodeError reaches the replier (it crashes, as in encode mode);
-        # the caller then fails with that crash reason when the exit arrives.
-        wire, source, here = self.wire, self.source, self.wire.node
         if isinstance(result, outcome.Value):
-            wire.post(frames.reply(source, here, self.call_id, result.value))
+            # An EncodeError reaches the replier, which crashes with it; the call is
+            # still pending then, so its caller fails with that crash as the reason.
+            data = self.wire.encode(result.value)
+            self._settle()
+            self.link.post(self.head + frames.uint(self.call_id) + data)
             return
+        self._settle()
         assert isinstance(result, outcome.Error)
         error = result.error
         reason = error.reason if isinstance(error, ActorExited) else None
-        wire.post(frames.reply_error(source, here, self.call_id, reason))
+        self.wire.post(frames.reply_error(self.source, self.wire.node, self.call_id, reason))
 
 
 class CreditSlot:

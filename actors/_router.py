@@ -34,7 +34,7 @@ from ._proxy import (
     ProxyMailbox,
     RemoteCaller,
 )
-from ._reasons import KILLED, NOPROC, ExitReason
+from ._reasons import KILLED, NOPROC, Crash, ExitReason
 from ._ref import ActorRef
 
 logger = logging.getLogger("actors")
@@ -68,6 +68,7 @@ class Router:
         self._credit_slots: dict[tuple[str, int], CreditSlot] = {}
         self._subscribers: dict[int, set[str]] = {}  # local actor -> nodes with a proxy of it
         self._call_ids = itertools.count(1)
+        self._reply_heads: dict[str, bytes] = {}  # node -> the head of a REPLY to it
         self._spawn_hook = on_spawn
         self._spawned_hook = on_spawned
         self._node_down_hook = on_node_down
@@ -115,11 +116,11 @@ class Router:
     def encode(self, value: object) -> bytes:
         return self._codec.encode(value)
 
-    def send_call(self, caller: OutboundCaller, node: str, target: int, request: object) -> None:
-        call_id = next(self._call_ids)
-        self.post(frames.call(node, self.node, target, call_id, request))
+    def register_call(self, caller: OutboundCaller) -> int:
+        """The wire id of a call about to be sent; its REPLY answers ``caller``."""
+        call_id = caller.call_id = next(self._call_ids)
         self._calls[call_id] = caller
-        caller.call_id = call_id
+        return call_id
 
     def forget_call(self, call_id: int) -> None:
         self._calls.pop(call_id, None)
@@ -132,9 +133,10 @@ class Router:
         cell = self._proxies.get(key)
         if cell is not None:
             return cell
-        if self._route(ref.node) is None:
+        link = self._route(ref.node)
+        if link is None:
             return None  # a node we cannot reach: its actors are dead to us
-        cell = ProxyCell(self._kernel.ref(ref.node, ref.id), self, window)
+        cell = ProxyCell(self._kernel.ref(ref.node, ref.id), self, link, window)
         self._proxies[key] = cell
         self.post(frames.subscribe(ref.node, self.node, ref.id))
         return cell
@@ -202,6 +204,14 @@ class Router:
     def _proxy_exited(self, cell: ProxyCell, reason: ExitReason, *, node_down: bool) -> None:
         self._kernel.exit_proxy(cell, reason, node_down=node_down)
         if cell.host is not None:
+            if isinstance(reason, Crash):  # its worker does not log it: it is logged here
+                logger.error(
+                    "%r (in a worker process) crashed: %s",
+                    cell.ref,
+                    reason,
+                    exc_info=reason.exc,
+                    extra={"actor": repr(cell.ref), "event": "crashed"},
+                )
             cell.host.actor_exited(cell)
 
     # -- receiving -----------------------------------------------------------------
@@ -266,9 +276,19 @@ class Router:
         if cell is None or not cell.taking_calls():  # gone, or handling nothing more
             self.post(frames.reply_error(source, self.node, call_id, None))
             return
-        caller = RemoteCaller(cell, self, source, call_id)
+        link = self._route(source)
+        if link is None:
+            return  # the caller's node is gone: nobody waits for the answer
+        caller = RemoteCaller(cell, self, source, call_id, link, self._reply_head(source))
         cell.pending.add(caller)
         cell.mailbox.put_forced((CALL, request, caller, self._credit_slot(source, cell)))
+
+    def _reply_head(self, source: str) -> bytes:
+        head = self._reply_heads.get(source)
+        if head is None:
+            encoded = self._codec.encode([frames.REPLY, source, self.node])
+            head = self._reply_heads[source] = frames.extend_head(encoded, 3, 2)
+        return head
 
     def _on_reply(self, source: str, frame: frames.Frame) -> None:
         call_id, value = frames.read_reply(frame)

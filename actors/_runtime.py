@@ -465,6 +465,7 @@ async def serve_worker(fd: int, root: str) -> None:
     """
     stream = SocketStream(socket.socket(fileno=fd))
     async with open_runtime() as runtime:
+        runtime._local.log_crashes = False  # the root logs them, as the proxies exit
         link = NodeLink(Channel(stream, runtime.codec), root)
         runtime._worker_node = node = WorkerNode(
             runtime._kernel, runtime.codec, runtime._local, link
