@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
@@ -180,6 +181,27 @@ class Actor:
     def send_after(self, seconds: float, message: object) -> Timer:
         """Deliver ``message`` to this actor's ``handle_info`` after ``seconds``."""
         return self.runtime.send_after(self._cell, seconds, message)
+
+    def start_soon(
+        self, fn: Callable[..., Awaitable[object]], *args: object, name: object = None
+    ) -> None:
+        """Run ``fn(*args)`` as a task this actor owns (as ``nursery.start_soon`` does).
+
+        An exception in it crashes the actor with that exception as its reason
+        (while ``init`` runs, the start fails). The actor's tasks are cancelled
+        when it stops, and have ended before its ``terminate`` runs; none
+        outlives the actor, whether it stops, crashes or is killed.
+        """
+        self.runtime.start_soon(self._cell, fn, *args, name=name)
+
+    async def start(
+        self, fn: Callable[..., Awaitable[object]], *args: object, name: object = None
+    ) -> Any:
+        """Run ``fn(*args, task_status=...)`` as an owned task; return what it passes to
+        ``task_status.started()`` (as ``nursery.start`` does). Before that, an exception
+        in it is raised here; after, it crashes the actor, as for :meth:`start_soon`.
+        """
+        return await self.runtime.start(self._cell, fn, *args, name=name)
 
     def join(self, group: str) -> None:
         """Join ``group`` (once more, if already a member)."""

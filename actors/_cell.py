@@ -23,6 +23,7 @@ from ._timers import Timer
 
 if TYPE_CHECKING:
     from ._behaviour import Actor
+    from ._owned import Owned
 
 
 class Cell:
@@ -106,11 +107,13 @@ class Cell:
 class LocalCell(Cell):
     """A local actor: its behaviour object, its task and the scopes that stop it."""
 
-    __slots__ = ("actor", "life", "loop", "timers")
+    __slots__ = ("actor", "init_failure", "life", "loop", "owned", "timers")
 
     def __init__(self, ref: ActorRef, actor: Actor, mailbox: Mailbox) -> None:
         super().__init__(ref, mailbox)
         self.actor = actor
+        self.owned: Owned | None = None  # the tasks it started, once it started one
+        self.init_failure: Exception | None = None  # what a task raised while init ran
         self.life: trio.CancelScope | None = None  # cancelled by a kill
         self.loop: trio.CancelScope | None = None  # cancelled by a stop request
         self.timers: set[Timer] = set()

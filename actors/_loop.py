@@ -21,6 +21,7 @@ from ._cell import Cell, LocalCell
 from ._exceptions import InitError, InvalidReturn, StartIgnored
 from ._kernel import Kernel
 from ._mailbox import CALL, CAST, Mailbox
+from ._owned import end_all, end_all_after_kill
 from ._reasons import KILLED, Crash, ExitReason
 from ._ref import ActorRef
 
@@ -78,6 +79,10 @@ class LocalSpawner:
             # init runs in the spawner's stead: a cancelled spawner interrupts it.
             with trio.CancelScope() as cell.life:
                 await _init(cell.actor, args)
+            failure = cell.init_failure
+            if failure is not None:
+                qualname = type(cell.actor).__qualname__
+                raise InitError(f"{qualname}.init failed: its task raised {failure!r}") from failure
             if cell.life.cancelled_caught:
                 raise InitError(f"{cell.ref} was killed before its init returned")
             if link is not None:
@@ -94,6 +99,7 @@ class LocalSpawner:
             with trio.CancelScope(shield=True), trio.CancelScope() as cell.life:
                 cell.reason = await self._serve(cell)
         finally:
+            await end_all_after_kill(cell)
             reason = cell.reason
             if cell.started and isinstance(reason, Crash) and self.log_crashes:
                 logger.error(
@@ -117,6 +123,7 @@ class LocalSpawner:
         except Exception as exc:
             reason = Crash(exc)
         cell.stop_reason = reason
+        await end_all(cell)  # its tasks end before its terminate runs
         try:
             await cell.actor.terminate(reason)
         except Exception as exc:

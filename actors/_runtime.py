@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -32,7 +32,7 @@ import trio
 
 from spawn import Channel, Codec, SocketStream
 
-from . import _calls
+from . import _calls, _owned
 from ._behaviour import Actor
 from ._calls import Caller, Deadlines
 from ._cell import Cell, LocalCell
@@ -239,6 +239,20 @@ class Runtime:
         assert isinstance(cell, LocalCell), "only a local actor has timers"
         message = self._encoded(message)
         return start_timer(self._nursery, cell.timers, cell.mailbox, seconds, message)
+
+    def start_soon(
+        self, cell: Cell, fn: Callable[..., Awaitable[object]], *args: object, name: object = None
+    ) -> None:
+        """See :meth:`Actor.start_soon`."""
+        assert isinstance(cell, LocalCell), "only a local actor owns tasks"
+        _owned.start_soon(self._nursery, cell, fn, args, name)
+
+    async def start(
+        self, cell: Cell, fn: Callable[..., Awaitable[object]], *args: object, name: object = None
+    ) -> Any:
+        """See :meth:`Actor.start`."""
+        assert isinstance(cell, LocalCell), "only a local actor owns tasks"
+        return await _owned.start(self._nursery, cell, fn, args, name)
 
     # -- links, monitors, groups and names ---------------------------------------
 
