@@ -17,9 +17,12 @@ from ._exceptions import StartFailed as StartFailed
 from ._exceptions import StashFull as StashFull
 from ._exceptions import SupervisorError as SupervisorError
 from ._exceptions import TreeExited as TreeExited
+from ._handles import ChildAddress as ChildAddress
+from ._handles import SupervisorHandle as SupervisorHandle
 from ._intensity import Restarts as Restarts
 from ._intensity import add_restart as add_restart
 from ._intensity import exceeded as exceeded
+from ._siblings import Sibling as Sibling
 from ._spec import BRUTAL_KILL as BRUTAL_KILL
 from ._spec import INFINITY as INFINITY
 from ._spec import AutoShutdown as AutoShutdown
@@ -33,8 +36,6 @@ from ._spec import Strategy as Strategy
 from ._spec import Supervisor as Supervisor
 from ._state import ChildCounts as ChildCounts
 from ._state import ChildInfo as ChildInfo
-from ._tree import ChildAddress as ChildAddress
-from ._tree import SupervisorHandle as SupervisorHandle
 from ._tree import open_tree as open_tree
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Restarts",
     "ShutdownMode",
     "ShutdownPolicy",
+    "Sibling",
     "StartFailed",
     "StashFull",
     "Strategy",

@@ -17,6 +17,7 @@ from typing import Any
 from actors import Actor, check_placement
 
 from ._exceptions import InvalidSpec
+from ._siblings import Sibling
 from ._spec import (
     DEFAULT_WORKER_SHUTDOWN,
     INFINITY,
@@ -86,7 +87,22 @@ def _check_children(spec: Supervisor) -> tuple[ChildSpec, ...]:
             raise InvalidSpec(child.id, "id", "duplicate child id")
         seen.add(child.id)
         checked.append(child)
+    for child in checked:
+        _check_siblings(child, seen)
     return tuple(checked)
+
+
+def _check_siblings(child: ChildSpec, ids: set[str]) -> None:
+    """A ``Sibling`` in a child's args names another child here, and the child is a task."""
+    for arg in child.args:
+        if not isinstance(arg, Sibling):
+            continue
+        if arg.id not in ids or arg.id == child.id:
+            raise InvalidSpec(child.id, "args", f"{arg!r} names no other child")
+        if child.placement != "task":
+            raise InvalidSpec(
+                child.id, "args", f"{arg!r}: a sibling's address cannot travel to another process"
+            )
 
 
 def _default_shutdown(spec: ChildSpec) -> float | ShutdownMode:

@@ -43,6 +43,7 @@ from ._exceptions import (
     StartFailed,
     SupervisorError,
 )
+from ._handles import ChildAddress, SupervisorHandle
 from ._intensity import add_restart, exceeded
 from ._protocol import (
     CountChildren,
@@ -57,10 +58,12 @@ from ._protocol import (
 )
 from ._report import exit_level, report, shutdown_level
 from ._shutdown import stop_all_at_once, stop_child
+from ._siblings import Sibling
 from ._spec import (
     BRUTAL_KILL,
     AutoShutdown,
     Backoff,
+    ChildKind,
     ChildSpec,
     Restart,
     ShutdownPolicy,
@@ -262,6 +265,7 @@ class SupervisorServer(Actor):
             args = (start, TreeContext(path, self.context.directory, self.ref))
         else:
             cls = start
+            args = tuple(self._address(arg) if isinstance(arg, Sibling) else arg for arg in args)
         try:
             ref = await self.spawn(
                 cls, *args, link=True, mailbox_size=spec.mailbox_size, placement=spec.placement
@@ -274,6 +278,15 @@ class SupervisorServer(Actor):
             raise StartFailed(path, exc) from exc
         self._report("started", spec.id, message=repr(ref))
         return ref
+
+    def _address(self, sibling: Sibling) -> ChildAddress | SupervisorHandle:
+        """The address of a sibling, for a child that asked for it in its args."""
+        directory = self.context.directory
+        address = ChildAddress(self.state.child_path(sibling.id), directory, self.runtime)
+        found = self.state.find(sibling.id)
+        if found is not None and found.spec.kind is ChildKind.SUPERVISOR:
+            return SupervisorHandle(self.ref, address, directory, self.runtime)
+        return address
 
     async def _stop(self, child: Child) -> None:
         """Stop a static child if it runs; drop it if it is temporary."""
