@@ -305,9 +305,11 @@ class Kernel:
             for monitor, watcher in cell.monitors.items():
                 del watcher.watching[monitor]
                 watcher.mailbox.put_system((SYSTEM, Down(monitor, ref, reason), None, None))
-            for monitor, target in cell.watching.items():
-                del target.monitors[monitor]
             self.groups.drop(cell)
+        # Monitors it held go whether or not it started: one whose init monitored an
+        # actor and then failed must leave nothing on that actor to notify later.
+        for monitor, target in cell.watching.items():
+            target.monitors.pop(monitor, None)
         cell.links.clear()
         cell.monitors.clear()
         cell.watching.clear()

@@ -12,9 +12,12 @@ from actors import (
     KILLED,
     NOPROC,
     NORMAL,
+    Actor,
+    ActorRef,
     Crash,
     Down,
     Exit,
+    InitError,
     MonitorRef,
     Runtime,
     Shutdown,
@@ -179,3 +182,20 @@ async def test_item23_a_new_incarnation_has_a_new_ref_and_old_monitors_fired(
     assert await watcher.call("seen") == [("info", Down(monitor, first, KILLED))]
     assert runtime.whereis("svc") == second
     await stop_all(runtime, watcher, second)
+
+
+class _MonitorsThenFails(Actor):
+    async def init(self, target: ActorRef) -> None:
+        self.monitor(target)
+        raise RuntimeError("init gave up after monitoring")
+
+
+async def test_item23_an_init_that_failed_leaves_no_monitor_behind(runtime: Runtime) -> None:
+    """Its monitor goes with it: the target's later exit notifies no one and breaks nothing."""
+    target = await runtime.spawn(Probe)
+    with pytest.raises(InitError, match="gave up"):
+        await runtime.spawn(_MonitorsThenFails, target)
+    await runtime.stop(target)
+    assert not runtime.is_alive(target)
+    other = await runtime.spawn(Probe)  # the runtime still works
+    await runtime.stop(other)
