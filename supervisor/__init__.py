@@ -22,6 +22,8 @@ from ._handles import SupervisorHandle as SupervisorHandle
 from ._intensity import Restarts as Restarts
 from ._intensity import add_restart as add_restart
 from ._intensity import exceeded as exceeded
+from ._listener import listener as listener
+from ._listener import listener_address as listener_address
 from ._siblings import Sibling as Sibling
 from ._spec import BRUTAL_KILL as BRUTAL_KILL
 from ._spec import INFINITY as INFINITY
@@ -74,6 +76,8 @@ __all__ = [
     "check_supervisor",
     "current_attempt",
     "exceeded",
+    "listener",
+    "listener_address",
     "open_tree",
     "should_restart",
 ]

@@ -30,6 +30,8 @@ def report(
     verb: str | None = None,
 ) -> None:
     """Log one supervisor event; a :class:`~actors.Crash` reason brings its traceback."""
+    if not logger.isEnabledFor(level):
+        return  # a service starts and ends a child per connection: keep that cheap
     exc_info = reason.exc if isinstance(reason, Crash) else None
     text = None if reason is None else str(reason)
     who = "" if child_id is None else f" child {child_id}"

@@ -58,7 +58,7 @@ from ._protocol import (
 )
 from ._report import exit_level, report, shutdown_level
 from ._shutdown import stop_all_at_once, stop_child
-from ._siblings import Sibling
+from ._siblings import INHERITED, Sibling
 from ._spec import (
     BRUTAL_KILL,
     AutoShutdown,
@@ -260,12 +260,12 @@ class SupervisorServer(Actor):
 
     async def _spawn(self, spec: ChildSpec, args: tuple[Any, ...], path: str) -> ActorRef | None:
         start = spec.start
+        args = self._resolve(args)
         if isinstance(start, Supervisor):
             cls: type[Actor] = SupervisorServer
-            args = (start, TreeContext(path, self.context.directory, self.ref))
+            args = (start, TreeContext(path, self.context.directory, self.ref, args))
         else:
             cls = start
-            args = tuple(self._address(arg) if isinstance(arg, Sibling) else arg for arg in args)
         try:
             ref = await self.spawn(
                 cls, *args, link=True, mailbox_size=spec.mailbox_size, placement=spec.placement
@@ -278,6 +278,18 @@ class SupervisorServer(Actor):
             raise StartFailed(path, exc) from exc
         self._report("started", spec.id, message=repr(ref))
         return ref
+
+    def _resolve(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A child's args with siblings' addresses in, and this supervisor's own args if asked."""
+        resolved: list[Any] = []
+        for arg in args:
+            if isinstance(arg, Sibling):
+                resolved.append(self._address(arg))
+            elif arg is INHERITED:
+                resolved.extend(self.context.args)
+            else:
+                resolved.append(arg)
+        return tuple(resolved)
 
     def _address(self, sibling: Sibling) -> ChildAddress | SupervisorHandle:
         """The address of a sibling, for a child that asked for it in its args."""

@@ -13,6 +13,7 @@ supervisor._exceptions.InvalidSpec: child 'b': args: Sibling(id='a') names no ot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +32,15 @@ class Sibling:
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
             raise TypeError(f"a sibling's id is a non-empty str, not {self.id!r}")
+
+
+class _Inherited:
+    """Among a child's args: the args of its supervisor's own spec (see ``TreeContext``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "INHERITED"
+
+
+INHERITED: Final = _Inherited()

@@ -39,11 +39,17 @@ class ChildCounts:
 
 @dataclass(frozen=True, slots=True)
 class TreeContext:
-    """Where a supervisor sits: its path, its tree's directory, and its parent (if any)."""
+    """Where a supervisor sits: its path, its tree's directory, and its parent (if any).
+
+    ``args`` are the args of the supervisor's own child spec, siblings resolved by its
+    parent: children of this supervisor that ask for them (``INHERITED`` among their
+    args, as the listener's acceptor does) receive them spliced in its place.
+    """
 
     path: str
     directory: Directory
     parent: ActorRef | None
+    args: tuple[Any, ...] = ()
 
 
 class Child:

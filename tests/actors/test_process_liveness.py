@@ -151,6 +151,8 @@ async def test_a_trapped_exit_signal_reaches_a_busy_process_actor(
             leaks.watch(await pid_from_file(marker))
             await linked.cast("crash")  # the link's exit signal: a message for the busy actor
         assert depth == [1]  # it arrived while the handler ran
+        # Its handle_info casts to the recorder before it answers this call (FIFO per pair).
+        await busy.call("pid", timeout=LONG)
         events = await recorder.call(1, timeout=LONG)
         assert events == [("exit", linked, "Crash")]
         await runtime.stop(busy)

@@ -41,6 +41,11 @@ EXPECTED = {
     }
     | {"process_cast_throughput": {OURS, "multiprocessing.Pipe", "multiprocessing.Queue"}},
     "restart": {"restart_first_call": {OURS, "multiprocessing spawn", "kill-to-EOF floor"}},
+    "services": {
+        "kv_round_trip": {OURS, "trio.serve_tcp dict"},
+        "echo_round_trip": {OURS, "trio.serve_tcp echo"},
+        "connections": {OURS, "trio.serve_tcp dict"},
+    },
 }
 
 
@@ -53,7 +58,7 @@ def test_quick_run_writes_every_scenario_and_peer(suite: str, tmp_path: Path) ->
     for record in json.loads(out.read_text()):
         assert set(record) == {"suite", "scenario", "subject", "unit", "median", "min", "max", "n"}
         assert record["suite"] == suite
-        assert record["unit"] in {"s", "msg/s", "tasks/s", "calls/s"}
+        assert record["unit"] in {"s", "msg/s", "tasks/s", "calls/s", "conn/s"}
         assert record["n"] == 3
         assert 0 < record["min"] <= record["median"] <= record["max"]
         seen.setdefault(record["scenario"], set()).add(record["subject"])

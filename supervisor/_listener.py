@@ -1,0 +1,343 @@
+"""A supervised listener: a socket that accepts connections, a temporary child for each.
+
+``listener(id, handler)`` is a child spec. Under it, a supervisor holds two children
+(rest-for-one, in this order): ``connections``, a dynamic supervisor whose temporary
+children each serve one connection with ``await handler(stream, *args)``, and
+``acceptor``, which binds the socket and starts a connection child per accepted
+stream. A handler that raises crashes its own child only: its connection closes, the
+crash is reported, the listener and the other connections keep running. The acceptor
+can restart and leave open connections running; stopping the listener stops the
+acceptor first (the listening socket closes), then gives each open connection its
+``connection_shutdown`` budget, then kills what is left. Every stream is closed when
+its child ends, however it ends.
+
+>>> import trio
+>>> from actors import open_runtime
+>>> from supervisor import Supervisor, listener, listener_address, open_tree
+>>> async def echo(stream: trio.SocketStream) -> None:
+...     async for data in stream:
+...         await stream.send_all(data)
+>>> async def main() -> None:
+...     async with open_runtime() as runtime:
+...         spec = Supervisor(children=[listener("echo", echo)])
+...         async with open_tree(spec, runtime=runtime) as root:
+...             host, port = await listener_address(root.supervisor("echo"))
+...             client = await trio.open_tcp_stream(host, port)
+...             await client.send_all(b"ping")
+...             print(await client.receive_some(4))
+...             await client.aclose()
+>>> trio.run(main)
+b'ping'
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket as stdlib_socket
+import stat
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import trio
+
+from actors import NORMAL, Actor, Caller, CallResult, InfoResult, NoReply, Reply, Stop
+
+from ._exceptions import InvalidSpec
+from ._handles import SupervisorHandle
+from ._siblings import INHERITED, Sibling
+from ._spec import ChildSpec, Restart, ShutdownPolicy, Strategy, Supervisor
+
+logger = logging.getLogger("supervisor")
+
+Address = tuple[str, int] | str
+"""A TCP address ``(host, port)`` (port 0: any free port) or a Unix socket's path."""
+
+Handler = Callable[..., Awaitable[object]]
+
+#: Accept errors that mean "out of resources": accepting pauses, as in trio.serve_listeners.
+_RESOURCE_ERRORS: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_PAUSE: Final = 0.1
+_ADDRESS: Final = "listener: address"
+
+
+class _Slots:
+    """The listener's connection slots: a connection holds one until its stream closes.
+
+    One per listener spec, shared by every acceptor incarnation, so an acceptor
+    restart leaves the count right without asking who is open.
+    """
+
+    __slots__ = ("semaphore",)
+
+    def __init__(self, limit: int | None) -> None:
+        self.semaphore = None if limit is None else trio.Semaphore(limit)
+
+    async def acquire(self) -> None:
+        if self.semaphore is not None:
+            await self.semaphore.acquire()
+
+    def release(self) -> None:
+        if self.semaphore is not None:
+            self.semaphore.release()
+
+
+@dataclass(frozen=True, slots=True)
+class _Config:
+    address: Address
+    slots: _Slots
+    backlog: int
+    #: The address the first acceptor bound: a restarted one binds it again (port 0
+    #: is resolved once, so clients keep the port across acceptor restarts).
+    bound: list[Address] = field(default_factory=list, compare=False)
+
+    def target(self) -> Address:
+        return self.bound[0] if self.bound else self.address
+
+
+def listener(
+    id: str,
+    handler: Handler,
+    *,
+    address: Address = ("127.0.0.1", 0),
+    args: Sequence[Any] = (),
+    max_connections: int | None = None,
+    backlog: int = 128,
+    connection_shutdown: ShutdownPolicy = 5.0,
+    restart: Restart = Restart.PERMANENT,
+    intensity: int = 5,
+    period: float = 5.0,
+) -> ChildSpec:
+    """A child spec: a listener on ``address`` serving each connection with ``handler``.
+
+    ``handler(stream, *args)`` is an async function given a :class:`trio.SocketStream`;
+    each connection runs it in an actor of its own. ``args`` may hold
+    :class:`Sibling` placeholders naming the listener's own siblings. The listener
+    binds loopback unless ``address`` names another host (the caller's explicit
+    choice). A Unix socket is made 0600; a stale socket file there is replaced, a live
+    one is ``EADDRINUSE``. At ``max_connections`` open connections it stops accepting
+    until one closes (the kernel's backlog holds the next clients). A socket that
+    cannot be bound fails the listener's start with the OS error in its reason.
+    ``intensity`` and ``period`` are those of the listener's own supervisor (its
+    acceptor's restarts); connections are temporary and never restarted.
+    """
+    _check(id, handler, address, max_connections, backlog)
+    config = _Config(address, _Slots(max_connections), backlog)
+    connection = ChildSpec(
+        "connection",
+        _Connection,
+        args=(handler, config.slots),
+        restart=Restart.TEMPORARY,
+        shutdown=connection_shutdown,
+    )
+    connections = Supervisor(Strategy.SIMPLE_ONE_FOR_ONE, intensity=0, children=[connection])
+    acceptor = ChildSpec("acceptor", _Acceptor, args=(config, Sibling("connections"), INHERITED))
+    inner = Supervisor(
+        Strategy.REST_FOR_ONE,
+        intensity=intensity,
+        period=period,
+        children=[ChildSpec("connections", connections), acceptor],
+    )
+    return ChildSpec(id, inner, args=tuple(args), restart=restart)
+
+
+async def listener_address(listener: SupervisorHandle) -> Address:
+    """The address a listener is bound to (its port when it was given port 0).
+
+    ``listener`` is the listener's supervisor, as ``root.supervisor("path/to/it")``.
+    """
+    return _as_address(await listener.child("acceptor").call(_ADDRESS))
+
+
+def _as_address(value: object) -> Address:
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, tuple | list)
+    return (str(value[0]), int(value[1]))
+
+
+def _check(
+    id: str, handler: object, address: object, max_connections: object, backlog: object
+) -> None:
+    if isinstance(handler, type) and issubclass(handler, Actor):
+        raise InvalidSpec(
+            id,
+            "handler",
+            f"{handler.__qualname__} is an actor class; a listener's handler is an async "
+            "function handler(stream, *args), run in an actor of its own per connection "
+            "(it can call other actors)",
+        )
+    if not callable(handler):
+        raise InvalidSpec(id, "handler", f"must be an async function, not {handler!r}")
+    if isinstance(address, str):
+        if not address:
+            raise InvalidSpec(id, "address", "a Unix socket's path must not be empty")
+    elif not (
+        isinstance(address, tuple)
+        and len(address) == 2
+        and isinstance(address[0], str)
+        and isinstance(address[1], int)
+        and not isinstance(address[1], bool)
+        and 0 <= address[1] <= 65535
+    ):
+        raise InvalidSpec(
+            id, "address", f"must be (host, port) or a Unix socket's path, not {address!r}"
+        )
+    if max_connections is not None and not (_positive_int(max_connections)):
+        raise InvalidSpec(id, "max_connections", f"must be an int >= 1, not {max_connections!r}")
+    if not _positive_int(backlog):
+        raise InvalidSpec(id, "backlog", f"must be an int >= 1, not {backlog!r}")
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+# -- the acceptor -----------------------------------------------------------------
+
+
+class _Acceptor(Actor):
+    """Binds the socket in init; an owned task accepts and starts connection children."""
+
+    async def init(self, config: _Config, connections: SupervisorHandle, *args: Any) -> None:
+        self.connections = connections
+        self.args = args
+        sock = await _bind(config.target(), config.backlog)
+        self.bound = _as_address(sock.getsockname())
+        if not config.bound:
+            config.bound.append(self.bound)
+        listening = trio.SocketListener(sock)
+        self.start_soon(self._serve, listening, config.address, config.slots, name=repr(self))
+
+    async def _serve(self, listener: trio.SocketListener, address: Address, slots: _Slots) -> None:
+        inode = os.stat(address).st_ino if isinstance(address, str) else None
+        try:
+            while True:
+                await slots.acquire()
+                handed = False
+                try:
+                    stream = await listener.accept()
+                    handed = await self._start(stream)
+                except OSError as exc:
+                    if exc.errno not in _RESOURCE_ERRORS:
+                        raise
+                    logger.error("listener %s: accept failed, pausing: %s", address, exc)
+                    await trio.sleep(_PAUSE)
+                finally:
+                    if not handed:
+                        slots.release()
+        finally:
+            listener.socket.close()  # synchronous: the task may be cancelled already
+            if isinstance(address, str):
+                _unlink_own(address, inode)
+
+    async def _start(self, stream: trio.SocketStream) -> bool:
+        """Hand ``stream`` to a new connection child, which then holds its slot."""
+        # Shielded (the call has its own timeout): once asked, the supervisor may start the
+        # child with the stream, so an acceptor killed meanwhile must not close it.
+        with trio.CancelScope(shield=True):
+            try:
+                ref = await self.connections.start_child(stream, *self.args)
+            except Exception:
+                await trio.aclose_forcefully(stream)
+                raise
+        if ref is None:  # cannot happen for our own connection actor; kept honest
+            await trio.aclose_forcefully(stream)
+            return False
+        return True
+
+    async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        if request == _ADDRESS:
+            return Reply(self.bound)
+        raise ValueError(f"a listener's acceptor answers no {request!r}")
+
+
+async def _bind(address: Address, backlog: int) -> trio.socket.SocketType:
+    """A listening socket on ``address`` (OSError if it cannot be had)."""
+    if isinstance(address, str):
+        sock = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+        try:
+            await _clear_stale(address)
+            await sock.bind(address)
+            os.chmod(address, 0o600)  # before listen(): no one can connect in between
+            sock.listen(backlog)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    host, port = address
+    family = stdlib_socket.AF_INET6 if ":" in host else stdlib_socket.AF_INET
+    sock = trio.socket.socket(family, stdlib_socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(stdlib_socket.SOL_SOCKET, stdlib_socket.SO_REUSEADDR, 1)
+        await sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def _clear_stale(path: str) -> None:
+    """Remove a Unix socket file nobody listens on; a live one is EADDRINUSE."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(errno.EADDRINUSE, f"{path} exists and is not a socket")
+    probe = trio.socket.socket(stdlib_socket.AF_UNIX, stdlib_socket.SOCK_STREAM)
+    try:
+        await probe.connect(path)
+    except ConnectionRefusedError:
+        os.unlink(path)  # stale: its listener is gone
+        return
+    finally:
+        probe.close()
+    raise OSError(errno.EADDRINUSE, f"a listener is already on {path}")
+
+
+def _unlink_own(path: str, inode: int | None) -> None:
+    """Remove our socket file, unless another one has replaced it since."""
+    try:
+        if os.lstat(path).st_ino == inode:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# -- one connection ---------------------------------------------------------------
+
+
+class _Done:
+    __slots__ = ()
+
+
+_DONE: Final = _Done()
+
+
+class _Connection(Actor):
+    """Serves one stream with the handler, in an owned task; the stream closes with it."""
+
+    async def init(
+        self, handler: Handler, slots: _Slots, stream: trio.SocketStream, *args: Any
+    ) -> None:
+        name = getattr(handler, "__qualname__", None)
+        self.start_soon(self._serve, handler, slots, stream, args, name=name)
+
+    async def _serve(
+        self, handler: Handler, slots: _Slots, stream: trio.SocketStream, args: tuple[Any, ...]
+    ) -> None:
+        try:
+            await handler(stream, *args)
+        finally:
+            slots.release()  # first: the close below may raise Cancelled
+            await trio.aclose_forcefully(stream)
+        self.ref.send_nowait(_DONE)
+
+    async def handle_info(self, message: Any) -> InfoResult:
+        if message is _DONE:
+            return Stop(NORMAL)
+        return NoReply()
