@@ -223,7 +223,7 @@ class _Acceptor(Actor):
                 except OSError as exc:
                     if exc.errno not in _RESOURCE_ERRORS:
                         raise
-                    logger.error("listener %s: accept failed, pausing: %s", address, exc)
+                    logger.error("listener %s: accept failed, pausing: %s", self.bound, exc)
                     await trio.sleep(_PAUSE)
                 finally:
                     if not handed:

@@ -28,6 +28,7 @@ from supervisor import (
     listener_address,
     open_tree,
 )
+from tests.support import run_python
 
 from .workers import Worker
 
@@ -213,3 +214,11 @@ def test_bad_listener_specs_are_refused() -> None:
         listener("l", line_echo, max_connections=0)
     with pytest.raises(InvalidSpec, match="backlog"):
         listener("l", line_echo, backlog=True)
+
+
+def test_out_of_fds_pauses_accepting_and_crashes_nothing() -> None:
+    """EMFILE at accept: logged, accepting pauses and resumes; the acceptor is not restarted."""
+    done = run_python("-m", "tests.supervisor.emfile_listener")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["first: one", "acceptor restarted: False", "second: two"]
+    assert "accept failed, pausing: [Errno 24]" in done.stderr
