@@ -177,6 +177,14 @@ def check_placeable(cls: type, args: Sequence[object]) -> tuple[str, str]:
     Raises :class:`~spawn.NotByReference` if a worker cannot import ``cls`` (a
     class defined in ``__main__`` of a script run by path, or a local class),
     :class:`~spawn.EncodeError` if ``args`` cannot travel. Nothing is started.
+
+    >>> from actors import Actor
+    >>> check_placeable(Actor, (1, "two"))
+    ('actors._behaviour', 'Actor')
+    >>> check_placeable(Actor, ({1},))
+    Traceback (most recent call last):
+    ...
+    spawn._exceptions.EncodeError: cannot encode value[0]: builtins.set is not encodable ...
     """
     ref = function_ref(cls)
     encoding_codec().encode(list(args))
