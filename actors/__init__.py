@@ -25,6 +25,8 @@ from ._messages import GroupJoined as GroupJoined
 from ._messages import GroupLeft as GroupLeft
 from ._placement import Placement as Placement
 from ._placement import SharedWorker as SharedWorker
+from ._placement import WorkerOptions as WorkerOptions
+from ._placement import check_placeable as check_placeable
 from ._placement import check_placement as check_placement
 from ._reasons import KILLED as KILLED
 from ._reasons import NOPROC as NOPROC
@@ -37,14 +39,14 @@ from ._reasons import NoProc as NoProc
 from ._reasons import Normal as Normal
 from ._reasons import Shutdown as Shutdown
 from ._reasons import is_abnormal as is_abnormal
+from ._records import ExitWatch as ExitWatch
+from ._records import RuntimeStatistics as RuntimeStatistics
 from ._ref import DEFAULT_CALL_TIMEOUT as DEFAULT_CALL_TIMEOUT
 from ._ref import ActorRef as ActorRef
 from ._ref import Address as Address
 from ._ref import MonitorRef as MonitorRef
 from ._ref import NamedRef as NamedRef
-from ._runtime import ExitWatch as ExitWatch
 from ._runtime import Runtime as Runtime
-from ._runtime import RuntimeStatistics as RuntimeStatistics
 from ._runtime import open_runtime as open_runtime
 from ._timers import Timer as Timer
 
@@ -93,6 +95,8 @@ __all__ = [
     "StartIgnored",
     "Stop",
     "Timer",
+    "WorkerOptions",
+    "check_placeable",
     "check_placement",
     "is_abnormal",
     "open_runtime",

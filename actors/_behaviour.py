@@ -13,7 +13,7 @@ from ._ref import ActorRef, MonitorRef, NamedRef
 
 if TYPE_CHECKING:
     from ._cell import LocalCell
-    from ._placement import Placement
+    from ._placement import Placement, WorkerOptions
     from ._runtime import Runtime
     from ._timers import Timer
 
@@ -139,10 +139,11 @@ class Actor:
         name: str | None = None,
         mailbox_size: int | None = None,
         placement: Placement = "task",
+        worker_options: WorkerOptions | None = None,
     ) -> ActorRef:
         """Start another actor; with ``link=True`` it is linked to this one (spawn_link).
 
-        ``placement`` as for :meth:`Runtime.spawn`.
+        ``placement`` and ``worker_options`` as for :meth:`Runtime.spawn`.
         """
         return await self.runtime.spawn(
             cls,
@@ -150,6 +151,7 @@ class Actor:
             name=name,
             mailbox_size=mailbox_size,
             placement=placement,
+            worker_options=worker_options,
             _link=self._cell if link else None,
         )
 

@@ -25,7 +25,6 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -41,8 +40,9 @@ from ._kernel import Kernel
 from ._link import NodeLink
 from ._loop import LocalSpawner
 from ._mailbox import CAST, INFO, Closed, Envelope, WouldBlock
-from ._placement import Placement, check_placement
-from ._reasons import NOPROC, SHUTDOWN, ExitReason
+from ._placement import Placement, WorkerOptions, check_placement, placed_options
+from ._reasons import SHUTDOWN, ExitReason
+from ._records import ExitWatch, RuntimeStatistics
 from ._ref import ActorRef, MonitorRef, NamedRef
 from ._timers import Timer, start_timer
 from ._wire import actor_registry
@@ -56,38 +56,6 @@ DEFAULT_MAILBOX_SIZE: Final = 1024
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
 #: How long a worker may take to start and answer its handshake.
 WORKER_START_TIMEOUT: Final = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeStatistics:
-    """A snapshot of :meth:`Runtime.statistics`."""
-
-    actors: int  #: alive now
-    spawned: int  #: started since the runtime opened (init returned)
-    exited: int  #: exited since the runtime opened
-    dead_letters: int  #: messages dropped because their target was dead
-    names: int  #: registered names
-    tasks: int  #: trio tasks the runtime runs (actors and pending timers)
-    workers: int = 0  #: worker processes hosting this runtime's process actors now
-    spare_workers: int = 0  #: started workers kept warm for the next process actor
-
-
-class ExitWatch:
-    """Made by :meth:`Runtime.watch`: the exit of one actor, awaited from plain code."""
-
-    __slots__ = ("_cell",)
-
-    def __init__(self, cell: Cell | None) -> None:
-        self._cell = cell
-
-    async def wait(self) -> ExitReason:
-        """The watched actor's exit reason (:class:`~actors.NoProc` if it was already dead)."""
-        cell = self._cell
-        if cell is None:
-            await trio.lowlevel.checkpoint()
-            return NOPROC
-        await cell.done.wait()
-        return cell.reason
 
 
 class Runtime:
@@ -107,6 +75,7 @@ class Runtime:
         encode_messages: bool,
         mailbox_size: int,
         max_workers: int = 64,
+        worker_options: WorkerOptions | None = None,
     ) -> None:
         self.node = secrets.token_hex(3)
         self.codec = Codec(registry=actor_registry(self))
@@ -118,6 +87,9 @@ class Runtime:
         )
         self._mailbox_size = _check_mailbox_size(mailbox_size)
         self._max_workers = max_workers
+        defaults = placed_options("process", worker_options)
+        assert defaults is not None
+        self._worker_defaults = defaults.over(WorkerOptions(start_timeout=WORKER_START_TIMEOUT))
         self._open = True
         self._deadlines = Deadlines()
         self._deadline_task: trio.lowlevel.Task | None = None
@@ -138,16 +110,20 @@ class Runtime:
         name: str | None = None,
         mailbox_size: int | None = None,
         placement: Placement = "task",
+        worker_options: WorkerOptions | None = None,
         _link: Cell | None = None,
     ) -> ActorRef:
         """Start ``cls`` with ``init(*args)``; return its ref once ``init`` returned.
 
         ``placement`` is ``"task"`` (here), ``"process"`` (a worker process of its
-        own, taken from a warm pool) or ``SharedWorker(name)`` (one worker process
-        for every actor placed there). An actor in a process needs an importable
-        class and arguments the codec can carry. Raises :class:`InitError` (init
-        raised; for a process actor the cause is boxed), :class:`StartIgnored`
-        (init declined), :class:`NameTaken` (``name`` is held),
+        own, taken from a warm pool) or ``SharedWorker(name, options=...)`` (one
+        worker process for every actor placed there). ``worker_options`` (with
+        ``"process"``) start its worker with limits and environment of its own, on
+        top of the runtime's. An actor in a process needs an importable class and
+        arguments the codec can carry. Raises :class:`InitError` (init raised, for
+        a process actor with the cause boxed, or its worker did not start within
+        its ``start_timeout``), :class:`StartIgnored` (init declined),
+        :class:`NameTaken` (``name`` is held), :class:`~spawn.NotByReference`,
         :class:`~spawn.EncodeError` or :class:`NotRunning`.
         """
         if not (isinstance(cls, type) and issubclass(cls, Actor)):
@@ -155,22 +131,24 @@ class Runtime:
         if not self._open:
             raise NotRunning("the runtime is closed")
         bound = self._mailbox_size if mailbox_size is None else _check_mailbox_size(mailbox_size)
-        if check_placement(placement) == "task":
+        options = placed_options(check_placement(placement), worker_options)
+        if options is None:
             return await self._local.spawn(cls, args, name=name, bound=bound, link=_link)
         if self._worker_node is not None:
             raise ValueError("an actor in a worker spawns its own actors as tasks")
         if name is not None:
             self._kernel.check_name(name)
-        self.codec.encode(list(args))  # EncodeError here, before a worker is taken
         if self._workers is None:
             self._workers = WorkerSet(
                 self._kernel,
                 self._nursery,
                 self.codec,
                 max_workers=self._max_workers,
-                start_timeout=WORKER_START_TIMEOUT,
+                defaults=self._worker_defaults,
             )
-        cell = await self._workers.spawn(cls, args, bound=bound, placement=placement, link=_link)
+        cell = await self._workers.spawn(
+            cls, args, bound=bound, placement=placement, options=options, link=_link
+        )
         if cell.exited:  # it died at once (its exit came with its answer): nothing to hold
             return cell.ref
         if _link is not None:
@@ -389,6 +367,14 @@ class Runtime:
             spare_workers=spares,
         )
 
+    def pid(self, ref: ActorRef) -> int | None:
+        """The pid of the worker process that runs ``ref``, placed there from this runtime.
+
+        ``None`` for an actor that runs as a task, and for one no longer alive.
+        """
+        cell = self._kernel.existing(ref)
+        return None if cell is None or self._workers is None else self._workers.pid(cell)
+
     def mailbox_depth(self, ref: ActorRef) -> int:
         """Messages waiting in ``ref``'s mailbox (0 if it is dead)."""
         cell = self._kernel.lookup(ref)
@@ -438,6 +424,7 @@ async def open_runtime(
     mailbox_size: int = DEFAULT_MAILBOX_SIZE,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     max_workers: int = 64,
+    worker_options: WorkerOptions | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a runtime for the actors of this trio run.
 
@@ -446,8 +433,10 @@ async def open_runtime(
     can be tested for process placement before it is split. On exit every
     remaining actor is stopped (newest first) within ``shutdown_timeout``
     seconds, then killed. Actors placed in worker processes run in at most
-    ``max_workers`` workers (plus a warm spare), started on first use. An
-    exception from the body comes out as itself.
+    ``max_workers`` workers (plus a warm spare per set of worker options),
+    started on first use with ``worker_options`` (:class:`WorkerOptions`: limits,
+    environment and start timeout) unless an actor adds its own. An exception
+    from the body comes out as itself.
     """
     caught: BaseException | None = None
     async with trio.open_nursery() as nursery:
@@ -456,6 +445,7 @@ async def open_runtime(
             encode_messages=encode_messages,
             mailbox_size=mailbox_size,
             max_workers=max_workers,
+            worker_options=worker_options,
         )
         nursery.start_soon(runtime._serve_deadlines)
         try:

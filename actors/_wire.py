@@ -6,11 +6,12 @@ import os
 import traceback
 from typing import Any
 
-from spawn import ExtCodec, ExtRegistry, RemoteError, rebuild_error
+from spawn import Codec, ExtCodec, ExtRegistry, RemoteError, rebuild_error
 
+from ._exceptions import NotRunning
 from ._messages import Down, Exit, GroupJoined, GroupLeft
 from ._reasons import KILLED, NOPROC, NORMAL, Crash, Killed, NoProc, Normal, Shutdown
-from ._ref import ActorRef, Messenger, MonitorRef, NamedRef
+from ._ref import ActorRef, Address, Messenger, MonitorRef, NamedRef
 
 ACTOR_REF = 16
 MONITOR_REF = 17
@@ -97,3 +98,33 @@ def actor_registry(runtime: Messenger) -> ExtRegistry:
         )
     )
     return registry
+
+
+class _Unbound:
+    """The messenger of refs decoded by :func:`encoding_codec`: there is no runtime to send by."""
+
+    def _refuse(self) -> NotRunning:
+        return NotRunning("a ref decoded outside any runtime cannot send")
+
+    async def call(self, address: Address, request: object, *, timeout: float | None) -> Any:
+        raise self._refuse()
+
+    async def cast(self, address: Address, message: object) -> None:
+        raise self._refuse()
+
+    def cast_nowait(self, address: Address, message: object) -> None:
+        raise self._refuse()
+
+    async def send(self, address: Address, message: object) -> None:
+        raise self._refuse()
+
+    def send_nowait(self, address: Address, message: object) -> None:
+        raise self._refuse()
+
+    def whereis(self, name: str) -> ActorRef | None:
+        raise self._refuse()
+
+
+def encoding_codec() -> Codec:
+    """A codec that encodes what a runtime's does (refs, reasons): for checks before any runtime."""
+    return Codec(registry=actor_registry(_Unbound()))

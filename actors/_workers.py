@@ -23,7 +23,8 @@ from spawn import (
     RemoteError,
     Worker,
     WorkerPool,
-    function_ref,
+    WorkerStartError,
+    allowlisted_env,
     open_worker_pool,
 )
 
@@ -32,7 +33,7 @@ from ._cell import Cell
 from ._exceptions import InitError, NotRunning, StartIgnored
 from ._kernel import Kernel
 from ._link import NodeLink
-from ._placement import Placement, SharedWorker
+from ._placement import Placement, SharedWorker, WorkerOptions, check_placeable
 from ._proxy import ProxyCell
 from ._reasons import ExitReason
 from ._router import Router
@@ -55,6 +56,7 @@ class WorkerHandle:
     worker: Worker
     link: NodeLink
     dedicated: bool
+    options: WorkerOptions
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     actors: set[ProxyCell] = field(default_factory=set)
 
@@ -70,7 +72,13 @@ class _Pending:
 
 
 class WorkerSet:
-    """The root's actor workers: the pool, the leases, and spawn requests in flight."""
+    """The root's actor workers: a pool per set of options, the leases, spawn requests in flight.
+
+    Each set of :class:`WorkerOptions` (the runtime's ``defaults`` with an actor's
+    own on top) has a pool of its own, opened when first used, so a warm spare
+    started with other options is never taken; every pool counts against one
+    ``max_workers``.
+    """
 
     def __init__(
         self,
@@ -79,18 +87,19 @@ class WorkerSet:
         codec: Codec,
         *,
         max_workers: int,
-        start_timeout: float,
+        defaults: WorkerOptions,
     ) -> None:
         self._kernel = kernel
         self._nursery = nursery
         self._codec = codec
         self._max_workers = max_workers
-        self._start_timeout = start_timeout
+        self._slots = trio.Semaphore(max_workers)
+        self.defaults = defaults
         self._router = Router(
             kernel, codec, hub=True, on_spawned=self._spawned, on_node_down=self._node_down
         )
         kernel.attach(self._router)
-        self._pool: WorkerPool | None = None
+        self._pools: dict[WorkerOptions, WorkerPool] = {}
         self._shared: dict[str, WorkerHandle] = {}
         self._by_node: dict[str, WorkerHandle] = {}
         self._owner: dict[ProxyCell, WorkerHandle] = {}
@@ -98,56 +107,82 @@ class WorkerSet:
         self._ids = itertools.count(1)
         self._closing = trio.Event()
         self._lock = trio.Lock()  # one shared worker per name, even when spawns race
-        self._pool_lock = trio.Lock()  # one pool, even when the first spawns race
+        self._pool_lock = trio.Lock()  # one pool per options, even when the first spawns race
 
-    # -- the pool and the leases ----------------------------------------------------
+    # -- the pools and the leases -----------------------------------------------------
 
     def statistics(self) -> tuple[int, int]:
         """(workers leased now, idle spares ready)."""
-        idle = 0 if self._pool is None else self._pool.statistics().idle
-        return len(self._by_node), idle
+        return len(self._by_node), sum(p.statistics().idle for p in self._pools.values())
 
-    async def _ensure_pool(self) -> WorkerPool:
+    def pid(self, cell: Cell) -> int | None:
+        """The pid of the worker that runs ``cell``, if it is a process actor placed from here."""
+        handle = self._owner.get(cell) if isinstance(cell, ProxyCell) else None
+        return None if handle is None else handle.worker.pid
+
+    async def _ensure_pool(self, options: WorkerOptions, module: str) -> WorkerPool:
         async with self._pool_lock:
-            if self._pool is None:
-                self._pool = await self._nursery.start(self._run_pool)
-            return self._pool
+            pool = self._pools.get(options)
+            if pool is None:
+                pool = await self._nursery.start(self._run_pool, options, module)
+                self._pools[options] = pool
+            return pool
 
-    async def _run_pool(self, task_status: trio.TaskStatus[WorkerPool]) -> None:
-        async with open_worker_pool(
-            HOST_ENTRY,
-            config={"root": self._kernel.node},
-            channel_codec=self._codec,
-            max_workers=self._max_workers,
-            spares=1,
-            start_timeout=self._start_timeout,
-        ) as pool:
-            task_status.started(pool)
-            await self._closing.wait()
+    async def _run_pool(
+        self, options: WorkerOptions, module: str, task_status: trio.TaskStatus[WorkerPool]
+    ) -> None:
+        """A pool of workers started with ``options``, its spare importing ``module`` first."""
+        assert options.start_timeout is not None, "options on top of the runtime's have one"
+        try:
+            async with open_worker_pool(
+                HOST_ENTRY,
+                config={"root": self._kernel.node},
+                channel_codec=self._codec,
+                max_workers=self._max_workers,
+                spares=1,
+                env={**allowlisted_env(), **options.env},
+                rlimits=dict(options.rlimits) or None,
+                preload=(module,),
+                start_timeout=options.start_timeout,
+            ) as pool:
+                task_status.started(pool)
+                await self._closing.wait()
+        finally:
+            self._pools.pop(options, None)
 
-    async def _lease(self, *, dedicated: bool) -> WorkerHandle:
-        pool = await self._ensure_pool()
-        handle: WorkerHandle = await self._nursery.start(self._serve, pool, dedicated)
+    async def _lease(self, options: WorkerOptions, module: str, dedicated: bool) -> WorkerHandle:
+        try:
+            pool = await self._ensure_pool(options, module)
+            handle: WorkerHandle = await self._nursery.start(self._serve, pool, options, dedicated)
+        except WorkerStartError as exc:
+            raise InitError(f"its worker did not start: {exc}") from exc
         return handle
 
     async def _serve(
-        self, pool: WorkerPool, dedicated: bool, task_status: trio.TaskStatus[WorkerHandle]
+        self,
+        pool: WorkerPool,
+        options: WorkerOptions,
+        dedicated: bool,
+        task_status: trio.TaskStatus[WorkerHandle],
     ) -> None:
         router = self._router
-        async with pool.lease() as worker:
+        async with self._slots, pool.lease() as worker:
             hello: object = None
-            with trio.move_on_after(self._start_timeout):
+            with trio.move_on_after(options.start_timeout or 0):
                 try:
                     hello = await worker.channel.receive()
                 except (trio.EndOfChannel, trio.BrokenResourceError, ProtocolError) as exc:
                     hello = exc
             if type(hello) is not list or len(hello) < 3 or type(hello[2]) is not str:
-                raise InitError(f"actor host {worker.pid} did not say hello: {hello!r:.100}")
+                raise InitError(
+                    f"actor host {worker.pid} did not say hello within "
+                    f"{options.start_timeout} s: {hello!r:.100}"
+                )
             node = hello[2]
             link = NodeLink(worker.channel, node)
             router.add_link(link)
             router.send_names(node)
-            handle = WorkerHandle(node, worker, link, dedicated)
+            handle = WorkerHandle(node, worker, link, dedicated, options)
             self._by_node[node] = handle
             task_status.started(handle)
             try:
@@ -159,14 +194,23 @@ class WorkerSet:
                     if shared is handle:
                         del self._shared[name]
 
-    async def _worker_for(self, placement: Placement) -> WorkerHandle:
+    async def _worker_for(
+        self, placement: Placement, options: WorkerOptions, module: str
+    ) -> WorkerHandle:
+        options = options.over(self.defaults)
         if placement == "process":
-            return await self._lease(dedicated=True)
+            return await self._lease(options, module, dedicated=True)
         assert isinstance(placement, SharedWorker)
         async with self._lock:
             handle = self._shared.get(placement.name)
             if handle is None:
-                handle = self._shared[placement.name] = await self._lease(dedicated=False)
+                handle = await self._lease(options, module, dedicated=False)
+                self._shared[placement.name] = handle
+            elif handle.options != options:
+                raise ValueError(
+                    f"shared worker {placement.name!r} runs with {handle.options}, "
+                    f"not with {options}"
+                )
             return handle
 
     # -- spawning -------------------------------------------------------------------
@@ -178,15 +222,17 @@ class WorkerSet:
         *,
         bound: int,
         placement: Placement,
+        options: WorkerOptions,
         link: Cell | None,
     ) -> ProxyCell:
-        """Start ``cls`` in a worker; its proxy once ``init`` returned there."""
+        """Start ``cls`` in a worker started with ``options``; its proxy once ``init`` returned."""
         if self._closing.is_set():
             raise NotRunning("the runtime is closed")
-        ref = function_ref(cls)
-        handle = await self._worker_for(placement)
-        if self._pool is not None:
-            self._pool.preload(ref[0])  # the next spares import it before they are needed
+        ref = check_placeable(cls, args)
+        handle = await self._worker_for(placement, options, ref[0])
+        pool = self._pools.get(handle.options)
+        if pool is not None:
+            pool.preload(ref[0])  # the next spares import it before they are needed
         request = next(self._ids)
         pending = self._pending[request] = _Pending(handle.node)
         link_ref = None if link is None else link.ref

@@ -14,7 +14,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from actors import Actor, check_placement
+from actors import Actor, SharedWorker, WorkerOptions, check_placeable, check_placement
+from spawn import EncodeError, NotByReference
 
 from ._exceptions import InvalidSpec
 from ._siblings import Sibling
@@ -44,6 +45,7 @@ def check_supervisor(spec: Supervisor) -> Supervisor:
         raise InvalidSpec(None, "spec", f"expected a Supervisor, not {spec!r}")
     _check_fields(spec, _FLAG_VALIDATORS, None)
     children = _check_children(spec)
+    check_shared_workers(children)
     return dataclasses.replace(spec, period=float(spec.period), children=children)
 
 
@@ -57,6 +59,9 @@ def check_child(spec: ChildSpec) -> ChildSpec:
         raise InvalidSpec(child_id, "significant", "a significant child cannot be permanent")
     if isinstance(spec.start, Supervisor) and spec.placement != "task":
         raise InvalidSpec(child_id, "placement", "a supervisor runs in the root process")
+    _check_worker_options(spec, child_id)
+    if spec.placement != "task":
+        _check_placeable(spec, child_id)
     start = spec.start
     if isinstance(start, Supervisor):
         try:
@@ -93,15 +98,66 @@ def _check_children(spec: Supervisor) -> tuple[ChildSpec, ...]:
 
 
 def _check_siblings(child: ChildSpec, ids: set[str]) -> None:
-    """A ``Sibling`` in a child's args names another child here, and the child is a task."""
+    """A ``Sibling`` in a child's args names another child here."""
     for arg in child.args:
-        if not isinstance(arg, Sibling):
-            continue
-        if arg.id not in ids or arg.id == child.id:
+        if isinstance(arg, Sibling) and (arg.id not in ids or arg.id == child.id):
             raise InvalidSpec(child.id, "args", f"{arg!r} names no other child")
-        if child.placement != "task":
+
+
+def _check_worker_options(spec: ChildSpec, child_id: str) -> None:
+    """``worker_options`` go with ``placement="process"`` only."""
+    if spec.worker_options is None or spec.placement == "process":
+        return
+    if isinstance(spec.placement, SharedWorker):
+        problem = "a shared worker's options go on SharedWorker(name, options=...)"
+    else:
+        problem = 'worker options need placement="process"'
+    raise InvalidSpec(child_id, "worker_options", problem)
+
+
+def _check_placeable(spec: ChildSpec, child_id: str) -> None:
+    """A process child's class is importable by reference and its args can travel."""
+    for arg in spec.args:
+        if isinstance(arg, Sibling):
             raise InvalidSpec(
-                child.id, "args", f"{arg!r}: a sibling's address cannot travel to another process"
+                child_id, "args", f"{arg!r}: a sibling's address cannot travel to another process"
+            )
+    assert isinstance(spec.start, type), "a supervisor child was refused its placement"
+    try:
+        check_placeable(spec.start, spec.args)
+    except NotByReference as exc:
+        raise InvalidSpec(child_id, "start", f"a worker process cannot import it: {exc}") from exc
+    except EncodeError as exc:
+        raise InvalidSpec(child_id, "args", f"cannot travel to a worker process: {exc}") from exc
+
+
+def check_shared_workers(children: Sequence[ChildSpec]) -> None:
+    """Every child placed in one shared worker names the same options (nested children too).
+
+    Raises :class:`InvalidSpec` naming the child (by its path) and the one before it.
+    """
+    _check_shared(children, "", {})
+
+
+def _check_shared(
+    children: Sequence[ChildSpec], path: str, seen: dict[str, tuple[str, WorkerOptions]]
+) -> None:
+    for child in children:
+        child_path = f"{path}{child.id}"
+        if isinstance(child.start, Supervisor):
+            _check_shared(child.start.children, f"{child_path}/", seen)
+            continue
+        placement = child.placement
+        if not isinstance(placement, SharedWorker):
+            continue
+        options = placement.options or WorkerOptions()
+        first, known = seen.setdefault(placement.name, (child_path, options))
+        if known != options:
+            raise InvalidSpec(
+                child_path,
+                "placement",
+                f"shared worker {placement.name!r} is given {options} here "
+                f"and {known} by child {first!r}",
             )
 
 
@@ -205,6 +261,12 @@ def _mailbox_size(value: object) -> str | None:
     return f"must be an int >= 1 or None, not {value!r}"
 
 
+def _worker_options(value: object) -> str | None:
+    if value is None or isinstance(value, WorkerOptions):
+        return None
+    return f"must be actors.WorkerOptions or None, not {value!r}"
+
+
 def _placement(value: object) -> str | None:
     try:
         check_placement(value)
@@ -231,4 +293,5 @@ _CHILD_VALIDATORS: dict[str, Validator] = {
     "backoff": _backoff,
     "mailbox_size": _mailbox_size,
     "placement": _placement,
+    "worker_options": _worker_options,
 }

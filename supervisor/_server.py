@@ -30,7 +30,7 @@ from actors import (
 )
 
 from ._backoff import backoff_delay, current_attempt
-from ._check import check_child, check_supervisor
+from ._check import check_child, check_shared_workers, check_supervisor
 from ._decisions import should_restart
 from ._directory import deliver
 from ._exceptions import (
@@ -268,12 +268,17 @@ class SupervisorServer(Actor):
             cls = start
         try:
             ref = await self.spawn(
-                cls, *args, link=True, mailbox_size=spec.mailbox_size, placement=spec.placement
+                cls,
+                *args,
+                link=True,
+                mailbox_size=spec.mailbox_size,
+                placement=spec.placement,
+                worker_options=spec.worker_options,
             )
         except StartIgnored:
             self._report("started", spec.id, None, message="init returned Ignore()")
             return None
-        except ActorError as exc:
+        except (ActorError, ValueError) as exc:  # ValueError: a shared worker's other options
             self._report("started", spec.id, Crash(exc), logging.ERROR, verb="failed to start")
             raise StartFailed(path, exc) from exc
         self._report("started", spec.id, message=repr(ref))
@@ -344,7 +349,7 @@ class SupervisorServer(Actor):
         state = self.state
         match request:
             case WhichChildren():
-                return state.which_children()
+                return state.which_children(self.runtime.pid)
             case CountChildren():
                 return state.count_children()
             case StartChild(spec=None, args=args) if state.is_dynamic:
@@ -386,6 +391,7 @@ class SupervisorServer(Actor):
     async def _start_static(self, spec: ChildSpec) -> ActorRef | None:
         spec = check_child(spec)
         state = self.state
+        check_shared_workers([*(child.spec for child in state.children), spec])
         existing = state.find(spec.id)
         if existing is not None:
             if existing.ref is not None:

@@ -3,7 +3,7 @@
 Records are checked (and their defaults resolved) by :func:`check_supervisor`
 before anything starts.
 
->>> from actors import Actor, Placement
+>>> from actors import Actor, Placement, WorkerOptions
 >>> from supervisor import ChildSpec, Restart, Strategy, Supervisor
 >>> class Worker(Actor):
 ...     pass
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from actors import Actor, Placement
+from actors import Actor, Placement, WorkerOptions
 
 
 class Strategy(enum.Enum):
@@ -94,7 +94,10 @@ class ChildSpec:
     ``shutdown`` defaults to 5 s for a worker and :data:`INFINITY` for a supervisor.
     ``placement`` runs a worker child in a task (the default), in a process of its
     own (``"process"``) or in a named shared process (``SharedWorker(name)``);
-    everything else about it stays the same.
+    everything else about it stays the same. ``worker_options`` (with
+    ``"process"``) start its worker with limits and environment of its own, on
+    top of the runtime's; a shared worker takes them as ``SharedWorker(name,
+    options=...)``, the same for every child placed there.
     """
 
     id: str
@@ -106,6 +109,7 @@ class ChildSpec:
     backoff: Backoff | None = None
     mailbox_size: int | None = None
     placement: Placement = "task"
+    worker_options: WorkerOptions | None = None
 
     @property
     def kind(self) -> ChildKind:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,9 @@ from ._directory import Directory
 from ._intensity import Restarts
 from ._spec import ChildKind, ChildSpec, Strategy, Supervisor
 
+#: The pid of the worker process that runs a ref (``None`` for a task): ``Runtime.pid``.
+PidOf = Callable[[ActorRef], int | None]
+
 
 @dataclass(frozen=True, slots=True)
 class ChildInfo:
@@ -19,12 +23,14 @@ class ChildInfo:
 
     ``ref`` is the running incarnation, or ``None``; ``restarting`` is True
     while the child waits to be restarted. A dynamic child has ``id=None``.
+    ``pid`` is the worker process of a child placed in one (``None`` for a task).
     """
 
     id: str | None
     ref: ActorRef | None
     restarting: bool
     kind: ChildKind
+    pid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +72,11 @@ class Child:
         self.started_at = 0.0
         self.attempt = 0  # backoff restarts since the last quiet period
 
-    def info(self) -> ChildInfo:
-        return ChildInfo(self.spec.id, self.ref, self.restarting, self.spec.kind)
+    def info(self, pid: PidOf) -> ChildInfo:
+        ref = self.ref
+        return ChildInfo(
+            self.spec.id, ref, self.restarting, self.spec.kind, None if ref is None else pid(ref)
+        )
 
 
 class State:
@@ -126,11 +135,12 @@ class State:
                 return self.children[self.children.index(child) :]
         return [child]
 
-    def which_children(self) -> list[ChildInfo]:
+    def which_children(self, pid: PidOf) -> list[ChildInfo]:
+        """The children in start order; ``pid`` tells the worker process of a ref."""
         if not self.is_dynamic:
-            return [child.info() for child in self.children]
+            return [child.info(pid) for child in self.children]
         kind = self.template.kind
-        running = [ChildInfo(None, ref, False, kind) for ref in self.dynamic]
+        running = [ChildInfo(None, ref, False, kind, pid(ref)) for ref in self.dynamic]
         return running + [ChildInfo(None, None, True, kind) for _ in self.retrying]
 
     def count_children(self) -> ChildCounts:
