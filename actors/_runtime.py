@@ -25,7 +25,6 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -41,10 +40,13 @@ from ._kernel import Kernel
 from ._link import NodeLink
 from ._loop import LocalSpawner
 from ._mailbox import CAST, INFO, Closed, Envelope, WouldBlock
+from ._persisted import STATE_LIMITS, open_persistence
+from ._persistent import Durability, StateStore, is_persistent
 from ._placement import Placement, check_placement
-from ._reasons import NOPROC, SHUTDOWN, ExitReason
+from ._reasons import SHUTDOWN, ExitReason
 from ._ref import ActorRef, MonitorRef, NamedRef
 from ._timers import Timer, start_timer
+from ._watch import ExitWatch, RuntimeStatistics
 from ._wire import actor_registry
 from ._worker_node import WorkerNode
 from ._workers import WorkerSet
@@ -56,38 +58,6 @@ DEFAULT_MAILBOX_SIZE: Final = 1024
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
 #: How long a worker may take to start and answer its handshake.
 WORKER_START_TIMEOUT: Final = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeStatistics:
-    """A snapshot of :meth:`Runtime.statistics`."""
-
-    actors: int  #: alive now
-    spawned: int  #: started since the runtime opened (init returned)
-    exited: int  #: exited since the runtime opened
-    dead_letters: int  #: messages dropped because their target was dead
-    names: int  #: registered names
-    tasks: int  #: trio tasks the runtime runs (actors and pending timers)
-    workers: int = 0  #: worker processes hosting this runtime's process actors now
-    spare_workers: int = 0  #: started workers kept warm for the next process actor
-
-
-class ExitWatch:
-    """Made by :meth:`Runtime.watch`: the exit of one actor, awaited from plain code."""
-
-    __slots__ = ("_cell",)
-
-    def __init__(self, cell: Cell | None) -> None:
-        self._cell = cell
-
-    async def wait(self) -> ExitReason:
-        """The watched actor's exit reason (:class:`~actors.NoProc` if it was already dead)."""
-        cell = self._cell
-        if cell is None:
-            await trio.lowlevel.checkpoint()
-            return NOPROC
-        await cell.done.wait()
-        return cell.reason
 
 
 class Runtime:
@@ -107,9 +77,11 @@ class Runtime:
         encode_messages: bool,
         mailbox_size: int,
         max_workers: int = 64,
+        store: StateStore | None = None,
     ) -> None:
         self.node = secrets.token_hex(3)
         self.codec = Codec(registry=actor_registry(self))
+        self._state_codec = Codec(limits=STATE_LIMITS)
         self._kernel = kernel = Kernel(self.node, self)
         self.groups = kernel.groups
         self._nursery = nursery
@@ -125,6 +97,8 @@ class Runtime:
         self._local = LocalSpawner(kernel, nursery, self, self.reply)
         self._workers: WorkerSet | None = None  # the root's actor workers, once used
         self._worker_node: WorkerNode | None = None  # in a worker: its link to the root
+        self._store = store
+        self._keys: dict[str, Cell] = {}  # the persistent actors alive, by state key
 
     def _round_trip(self, message: object) -> object:
         return self.codec.decode(self.codec.encode(message))
@@ -138,9 +112,15 @@ class Runtime:
         name: str | None = None,
         mailbox_size: int | None = None,
         placement: Placement = "task",
+        key: str | None = None,
+        durability: Durability | None = None,
         _link: Cell | None = None,
     ) -> ActorRef:
         """Start ``cls`` with ``init(*args)``; return its ref once ``init`` returned.
+
+        A :class:`Persistent` actor needs the runtime's store and a ``key`` (unique
+        among the live actors); its stored state is restored and given to ``init``
+        first, and ``durability`` overrides the class's mode.
 
         ``placement`` is ``"task"`` (here), ``"process"`` (a worker process of its
         own, taken from a warm pool) or ``SharedWorker(name)`` (one worker process
@@ -148,15 +128,26 @@ class Runtime:
         class and arguments the codec can carry. Raises :class:`InitError` (init
         raised; for a process actor the cause is boxed), :class:`StartIgnored`
         (init declined), :class:`NameTaken` (``name`` is held),
-        :class:`~spawn.EncodeError` or :class:`NotRunning`.
+        :class:`~spawn.EncodeError`, :class:`NoStateStore` or :class:`NotRunning`.
         """
         if not (isinstance(cls, type) and issubclass(cls, Actor)):
             raise TypeError(f"spawn takes a subclass of actors.Actor, not {cls!r}")
         if not self._open:
             raise NotRunning("the runtime is closed")
         bound = self._mailbox_size if mailbox_size is None else _check_mailbox_size(mailbox_size)
+        persist = None
+        if key is not None or durability is not None or is_persistent(cls):
+            persist = await open_persistence(
+                self._store, self._keys, cls, key, durability, self._state_codec
+            )
         if check_placement(placement) == "task":
-            return await self._local.spawn(cls, args, name=name, bound=bound, link=_link)
+            ref = await self._local.spawn(
+                cls, args, name=name, bound=bound, link=_link, persist=persist
+            )
+            cell = self._kernel.existing(ref)
+            if persist is not None and cell is not None:
+                self._keys[persist.key] = cell
+            return ref
         if self._worker_node is not None:
             raise ValueError("an actor in a worker spawns its own actors as tasks")
         if name is not None:
@@ -438,8 +429,13 @@ async def open_runtime(
     mailbox_size: int = DEFAULT_MAILBOX_SIZE,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     max_workers: int = 64,
+    store: StateStore | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a runtime for the actors of this trio run.
+
+    ``store`` is where :class:`~actors.Persistent` actors spawned here keep their
+    state (a ``supervisor`` store: ``MemoryStore()``, ``open_sqlite_store(dir)``);
+    the runtime does not close it.
 
     With ``encode_messages=True`` every message is encoded and decoded with the
     codec of the process layer, as if it crossed a process boundary: a program
@@ -456,6 +452,7 @@ async def open_runtime(
             encode_messages=encode_messages,
             mailbox_size=mailbox_size,
             max_workers=max_workers,
+            store=store,
         )
         nursery.start_soon(runtime._serve_deadlines)
         try:

@@ -1,0 +1,45 @@
+"""What the runtime hands out about its actors: a watch on one exit, and its statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import trio
+
+from ._reasons import NOPROC, ExitReason
+
+if TYPE_CHECKING:
+    from ._cell import Cell
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeStatistics:
+    """A snapshot of :meth:`Runtime.statistics`."""
+
+    actors: int  #: alive now
+    spawned: int  #: started since the runtime opened (init returned)
+    exited: int  #: exited since the runtime opened
+    dead_letters: int  #: messages dropped because their target was dead
+    names: int  #: registered names
+    tasks: int  #: trio tasks the runtime runs (actors and pending timers)
+    workers: int = 0  #: worker processes hosting this runtime's process actors now
+    spare_workers: int = 0  #: started workers kept warm for the next process actor
+
+
+class ExitWatch:
+    """Made by :meth:`Runtime.watch`: the exit of one actor, awaited from plain code."""
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: Cell | None) -> None:
+        self._cell = cell
+
+    async def wait(self) -> ExitReason:
+        """The watched actor's exit reason (:class:`~actors.NoProc` if it was already dead)."""
+        cell = self._cell
+        if cell is None:
+            await trio.lowlevel.checkpoint()
+            return NOPROC
+        await cell.done.wait()
+        return cell.reason
