@@ -36,6 +36,18 @@ from ._spec import Strategy as Strategy
 from ._spec import Supervisor as Supervisor
 from ._state import ChildCounts as ChildCounts
 from ._state import ChildInfo as ChildInfo
+from ._store import Snapshot as Snapshot
+from ._store import StateStore as StateStore
+from ._store import StoreStatistics as StoreStatistics
+from ._store_errors import PersistenceError as PersistenceError
+from ._store_errors import StaleGeneration as StaleGeneration
+from ._store_errors import StoreFull as StoreFull
+from ._store_errors import StoreInUse as StoreInUse
+from ._store_errors import StoreIOError as StoreIOError
+from ._store_errors import StoreLocked as StoreLocked
+from ._store_errors import UnsafeStoreDirectory as UnsafeStoreDirectory
+from ._store_memory import GatedStore as GatedStore
+from ._store_memory import MemoryStore as MemoryStore
 from ._tree import open_tree as open_tree
 
 __all__ = [
@@ -54,20 +66,32 @@ __all__ = [
     "ChildRestarting",
     "ChildRunning",
     "ChildSpec",
+    "GatedStore",
     "InvalidSpec",
+    "MemoryStore",
     "NotSupported",
+    "PersistenceError",
     "Restart",
     "Restarts",
     "ShutdownMode",
     "ShutdownPolicy",
     "Sibling",
+    "Snapshot",
+    "StaleGeneration",
     "StartFailed",
     "StashFull",
+    "StateStore",
+    "StoreFull",
+    "StoreIOError",
+    "StoreInUse",
+    "StoreLocked",
+    "StoreStatistics",
     "Strategy",
     "Supervisor",
     "SupervisorError",
     "SupervisorHandle",
     "TreeExited",
+    "UnsafeStoreDirectory",
     "add_restart",
     "backoff_delay",
     "check_child",
