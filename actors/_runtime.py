@@ -100,6 +100,11 @@ class Runtime:
         self._store = store
         self._keys: dict[str, Cell] = {}  # the persistent actors alive, by state key
 
+    @property
+    def store(self) -> StateStore | None:
+        """The store of its persistent actors (``open_runtime(store=...)``), if any."""
+        return self._store
+
     def _round_trip(self, message: object) -> object:
         return self.codec.decode(self.codec.encode(message))
 

@@ -49,6 +49,9 @@ from ._store_errors import UnsafeStoreDirectory as UnsafeStoreDirectory
 from ._store_memory import GatedStore as GatedStore
 from ._store_memory import MemoryStore as MemoryStore
 from ._tree import open_tree as open_tree
+from ._tree_state import StoredState as StoredState
+from ._tree_state import drop_state as drop_state
+from ._tree_state import read_state as read_state
 
 __all__ = [
     "BRUTAL_KILL",
@@ -86,6 +89,7 @@ __all__ = [
     "StoreInUse",
     "StoreLocked",
     "StoreStatistics",
+    "StoredState",
     "Strategy",
     "Supervisor",
     "SupervisorError",
@@ -97,7 +101,9 @@ __all__ = [
     "check_child",
     "check_supervisor",
     "current_attempt",
+    "drop_state",
     "exceeded",
     "open_tree",
+    "read_state",
     "should_restart",
 ]

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from actors import Actor, check_placement
+from actors import Actor, check_durability, check_placement
 
 from ._exceptions import InvalidSpec
 from ._siblings import Sibling
@@ -205,6 +205,15 @@ def _mailbox_size(value: object) -> str | None:
     return f"must be an int >= 1 or None, not {value!r}"
 
 
+def _durability(value: object) -> str | None:
+    try:
+        if value is not None:
+            check_durability(value)
+    except TypeError as exc:
+        return str(exc)
+    return None
+
+
 def _placement(value: object) -> str | None:
     try:
         check_placement(value)
@@ -231,4 +240,5 @@ _CHILD_VALIDATORS: dict[str, Validator] = {
     "backoff": _backoff,
     "mailbox_size": _mailbox_size,
     "placement": _placement,
+    "durability": _durability,
 }

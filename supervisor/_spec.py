@@ -3,7 +3,7 @@
 Records are checked (and their defaults resolved) by :func:`check_supervisor`
 before anything starts.
 
->>> from actors import Actor, Placement
+>>> from actors import Actor, Durability, Placement
 >>> from supervisor import ChildSpec, Restart, Strategy, Supervisor
 >>> class Worker(Actor):
 ...     pass
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from actors import Actor, Placement
+from actors import Actor, Durability, Placement
 
 
 class Strategy(enum.Enum):
@@ -94,7 +94,9 @@ class ChildSpec:
     ``shutdown`` defaults to 5 s for a worker and :data:`INFINITY` for a supervisor.
     ``placement`` runs a worker child in a task (the default), in a process of its
     own (``"process"``) or in a named shared process (``SharedWorker(name)``);
-    everything else about it stays the same.
+    everything else about it stays the same. ``durability`` sets the mode of a
+    :class:`~actors.Persistent` worker (default: its class's), whose state is
+    kept under its path in the tree's store.
     """
 
     id: str
@@ -106,6 +108,7 @@ class ChildSpec:
     backoff: Backoff | None = None
     mailbox_size: int | None = None
     placement: Placement = "task"
+    durability: Durability | None = None
 
     @property
     def kind(self) -> ChildKind:
