@@ -39,6 +39,7 @@ from ._state import ChildInfo as ChildInfo
 from ._store import Snapshot as Snapshot
 from ._store import StateStore as StateStore
 from ._store import StoreStatistics as StoreStatistics
+from ._store_database import StoreSettings as StoreSettings
 from ._store_errors import PersistenceError as PersistenceError
 from ._store_errors import StaleGeneration as StaleGeneration
 from ._store_errors import StoreFull as StoreFull
@@ -48,6 +49,8 @@ from ._store_errors import StoreLocked as StoreLocked
 from ._store_errors import UnsafeStoreDirectory as UnsafeStoreDirectory
 from ._store_memory import GatedStore as GatedStore
 from ._store_memory import MemoryStore as MemoryStore
+from ._store_sqlite import SqliteStore as SqliteStore
+from ._store_sqlite import open_sqlite_store as open_sqlite_store
 from ._tree import open_tree as open_tree
 from ._tree_state import StoredState as StoredState
 from ._tree_state import drop_state as drop_state
@@ -80,6 +83,7 @@ __all__ = [
     "ShutdownPolicy",
     "Sibling",
     "Snapshot",
+    "SqliteStore",
     "StaleGeneration",
     "StartFailed",
     "StashFull",
@@ -88,6 +92,7 @@ __all__ = [
     "StoreIOError",
     "StoreInUse",
     "StoreLocked",
+    "StoreSettings",
     "StoreStatistics",
     "StoredState",
     "Strategy",
@@ -103,6 +108,7 @@ __all__ = [
     "current_attempt",
     "drop_state",
     "exceeded",
+    "open_sqlite_store",
     "open_tree",
     "read_state",
     "should_restart",

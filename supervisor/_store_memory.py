@@ -11,7 +11,6 @@ from ._store import (
     Outcome,
     Snapshot,
     StateStore,
-    StoreStatistics,
     Write,
     check_key,
     check_prefix,
@@ -19,10 +18,10 @@ from ._store import (
     stale,
 )
 from ._store_errors import StoreFull
-from ._store_queue import CommitQueue
+from ._store_queue import GroupCommitted
 
 
-class MemoryStore:
+class MemoryStore(GroupCommitted):
     """A :class:`StateStore` in memory, with the SQLite store's semantics (group commit included).
 
     ``max_bytes`` bounds the total size of the stored data: a transaction that
@@ -43,23 +42,13 @@ class MemoryStore:
             raise ValueError(f"max_bytes must be a non-negative int or None, not {max_bytes!r}")
         self._data: dict[str, Snapshot] = {}
         self._max_bytes = max_bytes
-        self._queue = CommitQueue(self._commit, "memory store")
-
-    def statistics(self) -> StoreStatistics:
-        """What has been committed so far."""
-        return self._queue.statistics()
+        super().__init__(self._commit, "memory store")
 
     async def get(self, key: str) -> Snapshot | None:
         check_key(key)
         await trio.lowlevel.checkpoint()
         self._queue.check_open()
         return self._data.get(key)
-
-    async def put(self, key: str, generation: int, version: int, data: bytes) -> None:
-        await self._queue.submit(check_put(key, generation, version, data))
-
-    async def delete(self, key: str) -> bool:
-        return bool(await self._queue.submit(Delete(check_key(key))))
 
     async def keys(self, prefix: str = "") -> list[str]:
         check_prefix(prefix)

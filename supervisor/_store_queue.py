@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
-from ._store import Outcome, StoreStatistics, Write
+from ._store import Delete, Outcome, StoreStatistics, Write, check_key, check_put
 from ._store_errors import PersistenceError, StaleGeneration
 
 #: Commits writes in one transaction and returns one outcome per write, or raises.
@@ -154,3 +154,22 @@ def _copy(error: BaseException) -> BaseException:
     fresh.args = error.args
     fresh.__dict__.update(error.__dict__)
     return fresh
+
+
+class GroupCommitted:
+    """The writes of a store class, group-committed through its ``commit`` method."""
+
+    def __init__(self, commit: Commit, what: str) -> None:
+        self._queue = CommitQueue(commit, what)
+
+    def statistics(self) -> StoreStatistics:
+        """What has been committed so far."""
+        return self._queue.statistics()
+
+    async def put(self, key: str, generation: int, version: int, data: bytes) -> None:
+        """Store ``data`` for ``key``; returns once the transaction holding it committed."""
+        await self._queue.submit(check_put(key, generation, version, data))
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; ``True`` if it was stored. Returns once committed."""
+        return bool(await self._queue.submit(Delete(check_key(key))))
