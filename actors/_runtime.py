@@ -155,6 +155,8 @@ class Runtime:
             return ref
         if self._worker_node is not None:
             raise ValueError("an actor in a worker spawns its own actors as tasks")
+        if persist is not None:
+            raise ValueError(f"{cls.__qualname__} is Persistent: it runs as a task (for now)")
         if name is not None:
             self._kernel.check_name(name)
         self.codec.encode(list(args))  # EncodeError here, before a worker is taken
