@@ -41,6 +41,10 @@ EXPECTED = {
     }
     | {"process_cast_throughput": {OURS, "multiprocessing.Pipe", "multiprocessing.Queue"}},
     "restart": {"restart_first_call": {OURS, "multiprocessing spawn", "kill-to-EOF floor"}},
+    "persist": {
+        "strict_acked_writes 1": {OURS, "bare sqlite3 loop (FULL, WAL)"},
+        "strict_acked_writes 100": {OURS, "bare sqlite3 loop (FULL, WAL)"},
+    },
 }
 
 
@@ -53,7 +57,7 @@ def test_quick_run_writes_every_scenario_and_peer(suite: str, tmp_path: Path) ->
     for record in json.loads(out.read_text()):
         assert set(record) == {"suite", "scenario", "subject", "unit", "median", "min", "max", "n"}
         assert record["suite"] == suite
-        assert record["unit"] in {"s", "msg/s", "tasks/s", "calls/s"}
+        assert record["unit"] in {"s", "msg/s", "tasks/s", "calls/s", "writes/s"}
         assert record["n"] == 3
         assert 0 < record["min"] <= record["median"] <= record["max"]
         seen.setdefault(record["scenario"], set()).add(record["subject"])

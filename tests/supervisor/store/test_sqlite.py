@@ -126,13 +126,15 @@ trio.run(main)
 """
 
 
-async def run_other_process(state_dir: Path) -> str:
-    done = await trio.run_process(
-        [sys.executable, "-c", OTHER_PROCESS, str(state_dir)],
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-    )
+async def run_script(script: str, state_dir: Path) -> str:
+    """What ``python -c script state_dir`` printed, in a process of its own (awaited)."""
+    with trio.fail_after(60):
+        done = await trio.run_process(
+            [sys.executable, "-c", script, str(state_dir)],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
     assert done.returncode == 0, done.stderr.decode()
     return done.stdout.decode().strip()
 
@@ -142,13 +144,11 @@ async def test_a_second_process_gets_store_in_use_until_the_first_closes(
 ) -> None:
     async with open_sqlite_store(tmp_path) as store:
         await store.put("k", 1, 1, b"v")
-        with trio.fail_after(60):
-            out = await run_other_process(tmp_path)
+        out = await run_script(OTHER_PROCESS, tmp_path)
         assert out == f"StoreInUse: store directory {tmp_path / 'store'} is in use by another " + (
             f"process (it holds {tmp_path / 'store'}/lock)"
         )
-    with trio.fail_after(60):
-        out = await run_other_process(tmp_path)
+    out = await run_script(OTHER_PROCESS, tmp_path)
     assert out == "opened Snapshot(generation=1, version=1, data=b'v')"
 
 
@@ -204,4 +204,38 @@ async def test_a_put_is_visible_to_another_connection_when_it_returns(tmp_path: 
             other.close()
     async with open_sqlite_store(tmp_path) as store:
         assert len(await store.keys("w")) == 20
+        assert await store.integrity_check() == ["ok"]
+
+
+WRITE_FAILS = """
+import os, resource, signal, sys, trio
+from supervisor import StoreIOError, open_sqlite_store
+
+async def main():
+    async with open_sqlite_store(sys.argv[1]) as store:
+        await store.put("small", 1, 1, b"s")
+        wal = os.path.getsize(store.path + "-wal")
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (wal + 4096, resource.RLIM_INFINITY))
+        try:
+            await store.put("big", 1, 1, b"b" * 200_000)
+        except StoreIOError as exc:
+            print("StoreIOError:", exc)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+        await store.put("small", 1, 2, b"t")
+        print("then", await store.get("small"))
+
+trio.run(main)
+"""
+
+
+async def test_an_io_error_fails_the_transaction_and_the_store_reopens(
+    tmp_path: Path, leaks: LeakCheck
+) -> None:
+    lines = (await run_script(WRITE_FAILS, tmp_path)).splitlines()
+    assert lines[0].startswith(f"StoreIOError: store {tmp_path / 'store' / 'state.sqlite3'}: ")
+    assert "SQLITE_IOERR" in lines[0]
+    assert lines[1] == "then Snapshot(generation=1, version=2, data=b't')"
+    async with open_sqlite_store(tmp_path) as store:
+        assert await store.keys() == ["small"]
         assert await store.integrity_check() == ["ok"]
