@@ -13,7 +13,7 @@ SuiteFn = Callable[[bool], list[Case]]
 
 
 def _suites() -> dict[str, SuiteFn]:
-    from . import _executor, _inproc, _ipc, _persist, _spawn
+    from . import _executor, _inproc, _ipc, _persist_actors, _spawn
 
     def spawn_suite(quick: bool) -> list[Case]:
         return _spawn.cases(quick) + _executor.cases(quick)
@@ -23,7 +23,7 @@ def _suites() -> dict[str, SuiteFn]:
         "spawn": spawn_suite,
         "ipc": _ipc.ipc_cases,
         "restart": _ipc.restart_cases,
-        "persist": _persist.cases,
+        "persist": _persist_actors.cases,
     }
 
 
