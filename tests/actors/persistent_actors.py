@@ -63,18 +63,20 @@ class CounterV1(Actor, Persistent[int]):
     state_version = 1
 
     async def init(self, state: int | None) -> None:
-        self.value = state or 0
+        self.count = 0 if state is None else state
 
     def snapshot(self) -> int:
-        return self.value
+        return self.count
 
     @classmethod
     def restore(cls, data: Any, version: int) -> int:
+        assert version == 1, "version 1 is the first: there is nothing older to migrate"
         return int(data)
 
     async def handle_call(self, request: Any, caller: Caller) -> CallResult:
-        self.value += 1
-        return Reply(self.value)
+        if request == "add":
+            self.count += 1
+        return Reply(self.count)
 
 
 class Unencodable(Actor, Persistent[object]):
