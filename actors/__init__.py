@@ -16,13 +16,27 @@ from ._exceptions import InitError as InitError
 from ._exceptions import InvalidReturn as InvalidReturn
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import NameTaken as NameTaken
+from ._exceptions import NoStateStore as NoStateStore
 from ._exceptions import NoSuchActor as NoSuchActor
 from ._exceptions import NotRunning as NotRunning
+from ._exceptions import SnapshotError as SnapshotError
+from ._exceptions import SnapshotTooNew as SnapshotTooNew
 from ._exceptions import StartIgnored as StartIgnored
+from ._exceptions import StateError as StateError
 from ._messages import Down as Down
 from ._messages import Exit as Exit
 from ._messages import GroupJoined as GroupJoined
 from ._messages import GroupLeft as GroupLeft
+from ._persistent import ON_SHUTDOWN as ON_SHUTDOWN
+from ._persistent import STRICT as STRICT
+from ._persistent import Durability as Durability
+from ._persistent import OnShutdown as OnShutdown
+from ._persistent import Periodic as Periodic
+from ._persistent import Persistent as Persistent
+from ._persistent import StateStore as StateStore
+from ._persistent import Strict as Strict
+from ._persistent import check_durability as check_durability
+from ._persistent import to_data as to_data
 from ._placement import Placement as Placement
 from ._placement import SharedWorker as SharedWorker
 from ._placement import WorkerOptions as WorkerOptions
@@ -55,7 +69,9 @@ __all__ = [
     "KILLED",
     "NOPROC",
     "NORMAL",
+    "ON_SHUTDOWN",
     "SHUTDOWN",
+    "STRICT",
     "Actor",
     "ActorError",
     "ActorExited",
@@ -67,6 +83,7 @@ __all__ = [
     "Caller",
     "Crash",
     "Down",
+    "Durability",
     "Exit",
     "ExitReason",
     "ExitWatch",
@@ -83,21 +100,32 @@ __all__ = [
     "NamedRef",
     "NoProc",
     "NoReply",
+    "NoStateStore",
     "NoSuchActor",
     "Normal",
     "NotRunning",
+    "OnShutdown",
+    "Periodic",
+    "Persistent",
     "Placement",
     "Reply",
     "Runtime",
     "RuntimeStatistics",
     "SharedWorker",
     "Shutdown",
+    "SnapshotError",
+    "SnapshotTooNew",
     "StartIgnored",
+    "StateError",
+    "StateStore",
     "Stop",
+    "Strict",
     "Timer",
     "WorkerOptions",
+    "check_durability",
     "check_placeable",
     "check_placement",
     "is_abnormal",
     "open_runtime",
+    "to_data",
 ]

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 from ._calls import Caller
+from ._exceptions import InvalidReturn
 from ._reasons import NORMAL, ExitReason
 from ._ref import ActorRef, MonitorRef, NamedRef
 
 if TYPE_CHECKING:
     from ._cell import LocalCell
+    from ._persistent import Durability
     from ._placement import Placement, WorkerOptions
     from ._runtime import Runtime
     from ._timers import Timer
@@ -140,10 +142,12 @@ class Actor:
         mailbox_size: int | None = None,
         placement: Placement = "task",
         worker_options: WorkerOptions | None = None,
+        key: str | None = None,
+        durability: Durability | None = None,
     ) -> ActorRef:
         """Start another actor; with ``link=True`` it is linked to this one (spawn_link).
 
-        ``placement`` and ``worker_options`` as for :meth:`Runtime.spawn`.
+        ``placement``, ``worker_options``, ``key`` and ``durability`` as for :meth:`Runtime.spawn`.
         """
         return await self.runtime.spawn(
             cls,
@@ -152,6 +156,8 @@ class Actor:
             mailbox_size=mailbox_size,
             placement=placement,
             worker_options=worker_options,
+            key=key,
+            durability=durability,
             _link=self._cell if link else None,
         )
 
@@ -159,7 +165,13 @@ class Actor:
         """Answer a call that ``handle_call`` left with :class:`NoReply`.
 
         A second reply to the same call, or one after the caller gave up, is dropped.
+        A persistent actor in strict mode holds it until the state it answers is
+        committed.
         """
+        persist = self._cell.persist
+        if persist is not None and persist.takes_replies():
+            persist.hold(caller, value)
+            return
         self.runtime.reply(caller, value)
 
     def link(self, target: ActorRef) -> None:
@@ -219,6 +231,13 @@ class Actor:
 
     def unwatch_group(self, group: str) -> None:
         self.runtime.groups.unwatch(group, self._cell)
+
+
+def invalid_return(actor: Actor, handler: str, result: object, expected: str) -> InvalidReturn:
+    """The crash reason of ``actor`` when ``handler`` returned ``result``."""
+    return InvalidReturn(
+        f"{type(actor).__qualname__}.{handler} returned {result!r}; expected {expected}"
+    )
 
 
 def bind(actor: Actor, cell: LocalCell, runtime: object) -> None:

@@ -24,6 +24,7 @@ from ._timers import Timer
 if TYPE_CHECKING:
     from ._behaviour import Actor
     from ._owned import Owned
+    from ._persisted import Persistence
 
 
 class Cell:
@@ -107,7 +108,7 @@ class Cell:
 class LocalCell(Cell):
     """A local actor: its behaviour object, its task and the scopes that stop it."""
 
-    __slots__ = ("actor", "init_failure", "life", "loop", "owned", "timers")
+    __slots__ = ("actor", "init_failure", "life", "loop", "owned", "persist", "timers")
 
     def __init__(self, ref: ActorRef, actor: Actor, mailbox: Mailbox) -> None:
         super().__init__(ref, mailbox)
@@ -117,6 +118,7 @@ class LocalCell(Cell):
         self.life: trio.CancelScope | None = None  # cancelled by a kill
         self.loop: trio.CancelScope | None = None  # cancelled by a stop request
         self.timers: set[Timer] = set()
+        self.persist: Persistence | None = None  # a persistent actor's commits
 
     def __repr__(self) -> str:
         return f"<LocalCell {self.ref} {type(self.actor).__qualname__}>"

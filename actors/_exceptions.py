@@ -86,3 +86,27 @@ class InvalidReturn(ActorError, TypeError):
 
 class NotRunning(ActorError):
     """Raised when an operation needs the runtime to be open and it is closed."""
+
+
+class StateError(ActorError):
+    """Base of the actor side's persistence errors (the store's own errors are
+    ``supervisor.PersistenceError``); a persistent actor crashes with one as its reason."""
+
+
+class SnapshotError(StateError):
+    """A persistent actor's snapshot could not be encoded (a value msgpack cannot carry,
+    or over the frame limit: there is no chunking), or its stored bytes could not be
+    decoded. The key is named; nothing was committed."""
+
+
+class SnapshotTooNew(StateError):
+    """The stored state was written by a newer ``state_version`` than the running code.
+
+    The actor does not start (its ``spawn`` raises :class:`InitError` with this as
+    ``__cause__``), and the stored state is never overwritten.
+    """
+
+
+class NoStateStore(ActorError, ValueError):
+    """Raised by ``spawn`` for a :class:`~actors.Persistent` actor when the runtime has
+    no store (``open_runtime(store=...)``), or when no key was given."""

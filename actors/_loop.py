@@ -15,13 +15,14 @@ from typing import Any
 
 import trio
 
-from ._behaviour import Actor, Ignore, NoReply, Reply, Stop, bind
+from ._behaviour import Actor, Ignore, NoReply, Reply, Stop, bind, invalid_return
 from ._calls import Caller
 from ._cell import Cell, LocalCell
-from ._exceptions import InitError, InvalidReturn, StartIgnored
+from ._exceptions import InitError, StartIgnored
 from ._kernel import Kernel
 from ._mailbox import CALL, CAST, Mailbox
 from ._owned import end_all, end_all_after_kill
+from ._persisted import Persistence, serve_persistent
 from ._reasons import KILLED, Crash, ExitReason
 from ._ref import ActorRef
 
@@ -49,17 +50,21 @@ class LocalSpawner:
         name: str | None,
         bound: int,
         link: Cell | None,
+        persist: Persistence | None = None,
     ) -> ActorRef:
         """Start ``cls`` with ``init(*args)``; its ref once ``init`` returned.
 
         With ``link``, the new actor is linked to that cell as soon as its init
-        returned (OTP's spawn_link). Raises :class:`InitError`,
+        returned (OTP's spawn_link). With ``persist``, the state is restored first
+        and given to ``init``, and committed (claiming its generation) before
+        ``spawn`` returns. Raises :class:`InitError`,
         :class:`StartIgnored` or :class:`~actors.NameTaken`.
         """
         actor = cls()
         ref = self._kernel.new_ref()
         cell = LocalCell(ref, actor, Mailbox(bound))
         bind(actor, cell, self._runtime)
+        cell.persist = persist
         if name is not None:
             self._kernel.register(name, cell)
         self._kernel.add(cell)
@@ -78,7 +83,11 @@ class LocalSpawner:
         try:
             # init runs in the spawner's stead: a cancelled spawner interrupts it.
             with trio.CancelScope() as cell.life:
-                await _init(cell.actor, args)
+                persist = cell.persist
+                if persist is None:
+                    await _init(cell.actor, args)
+                else:
+                    await _init_persistent(cell.actor, args, persist)
             failure = cell.init_failure
             if failure is not None:
                 qualname = type(cell.actor).__qualname__
@@ -97,7 +106,10 @@ class LocalSpawner:
             # From here the runtime owns the actor's end: a cancellation from outside
             # does not reach it; stop() and aclose() ask, wait, then kill (cell.life).
             with trio.CancelScope(shield=True), trio.CancelScope() as cell.life:
-                cell.reason = await self._serve(cell)
+                if cell.persist is None:
+                    cell.reason = await self._serve(cell)
+                else:
+                    cell.reason = await serve_persistent(cell, self._reply, cell.persist)
         finally:
             await end_all_after_kill(cell)
             reason = cell.reason
@@ -154,7 +166,8 @@ class LocalSpawner:
                         reply(caller, result.reply)
                     cell.stop_reason = result.reason
                     return
-                raise _invalid(actor, "handle_call", result, "Reply(...), NoReply() or Stop(...)")
+                expected = "Reply(...), NoReply() or Stop(...)"
+                raise invalid_return(actor, "handle_call", result, expected)
             if kind == CAST:
                 result = await actor.handle_cast(payload)
                 where = "handle_cast"
@@ -167,7 +180,21 @@ class LocalSpawner:
                 assert isinstance(result, Stop)
                 cell.stop_reason = result.reason
                 return
-            raise _invalid(actor, where, result, "NoReply() or Stop(...)")
+            raise invalid_return(actor, where, result, "NoReply() or Stop(...)")
+
+
+async def _init_persistent(actor: Actor, args: tuple[Any, ...], persist: Persistence) -> None:
+    """Restore, init with the restored state, then commit it with the new generation."""
+    qualname = type(actor).__qualname__
+    try:
+        state = persist.restore(type(actor))
+    except Exception as exc:
+        raise InitError(f"{qualname}: restoring {persist.key!r} failed: {exc!r}") from exc
+    await _init(actor, (state, *args))
+    try:
+        await persist.commit(actor, force=True)  # from now on, an older incarnation is stale
+    except Exception as exc:
+        raise InitError(f"{qualname}: committing {persist.key!r} failed: {exc!r}") from exc
 
 
 async def _init(actor: Actor, args: tuple[Any, ...]) -> None:
@@ -180,9 +207,3 @@ async def _init(actor: Actor, args: tuple[Any, ...]) -> None:
         raise StartIgnored(f"{qualname}.init returned Ignore()")
     if result is not None:
         raise InitError(f"{qualname}.init returned {result!r}; expected None or Ignore()")
-
-
-def _invalid(actor: Actor, handler: str, result: object, expected: str) -> InvalidReturn:
-    return InvalidReturn(
-        f"{type(actor).__qualname__}.{handler} returned {result!r}; expected {expected}"
-    )

@@ -205,3 +205,10 @@ class Mailbox:
             left.append(waiter.envelope)
             trio.lowlevel.reschedule(waiter.task, outcome.Error(Closed()))
         return left
+
+
+def check_mailbox_size(size: int) -> int:
+    """``size`` if it can bound a mailbox (an int >= 1), else ValueError naming it."""
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"mailbox_size must be an int >= 1, not {size!r}")
+    return size

@@ -25,7 +25,26 @@ class RuntimeStatistics:
 
 
 class ExitWatch:
-    """Made by :meth:`Runtime.watch`: the exit of one actor, awaited from plain code."""
+    """Made by :meth:`Runtime.watch`: the exit of one actor, awaited from plain code.
+
+    Take the watch before the exit can happen, and no exit is missed:
+
+    >>> import trio
+    >>> from actors import Actor, Shutdown, Stop, open_runtime
+    >>> class Quits(Actor):
+    ...     async def handle_cast(self, message: object) -> Stop:
+    ...         return Stop(Shutdown(message))
+    >>> async def main() -> None:
+    ...     async with open_runtime() as runtime:
+    ...         ref = await runtime.spawn(Quits)
+    ...         watch = runtime.watch(ref)
+    ...         await ref.cast("asked to")
+    ...         print(await watch.wait())
+    ...         print(await runtime.watch(ref).wait())  # taken too late
+    >>> trio.run(main)
+    shutdown ('asked to')
+    noproc
+    """
 
     __slots__ = ("_cell",)
 

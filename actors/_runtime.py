@@ -39,7 +39,9 @@ from ._exceptions import MailboxFull, NoSuchActor, NotRunning
 from ._kernel import Kernel
 from ._link import NodeLink
 from ._loop import LocalSpawner
-from ._mailbox import CAST, INFO, Closed, Envelope, WouldBlock
+from ._mailbox import CAST, INFO, Closed, Envelope, WouldBlock, check_mailbox_size
+from ._persisted import STATE_LIMITS, open_persistence
+from ._persistent import Durability, StateStore, is_persistent
 from ._placement import Placement, WorkerOptions, check_placement, placed_options
 from ._reasons import SHUTDOWN, ExitReason
 from ._records import ExitWatch, RuntimeStatistics
@@ -76,16 +78,18 @@ class Runtime:
         mailbox_size: int,
         max_workers: int = 64,
         worker_options: WorkerOptions | None = None,
+        store: StateStore | None = None,
     ) -> None:
         self.node = secrets.token_hex(3)
         self.codec = Codec(registry=actor_registry(self))
+        self._state_codec = Codec(limits=STATE_LIMITS)
         self._kernel = kernel = Kernel(self.node, self)
         self.groups = kernel.groups
         self._nursery = nursery
         self._prepare: Callable[[object], object] | None = (
             self._round_trip if encode_messages else None
         )
-        self._mailbox_size = _check_mailbox_size(mailbox_size)
+        self._mailbox_size = check_mailbox_size(mailbox_size)
         self._max_workers = max_workers
         defaults = placed_options("process", worker_options)
         assert defaults is not None
@@ -97,6 +101,13 @@ class Runtime:
         self._local = LocalSpawner(kernel, nursery, self, self.reply)
         self._workers: WorkerSet | None = None  # the root's actor workers, once used
         self._worker_node: WorkerNode | None = None  # in a worker: its link to the root
+        self._store = store
+        self._keys: dict[str, Cell] = {}  # the persistent actors alive, by state key
+
+    @property
+    def store(self) -> StateStore | None:
+        """The store of its persistent actors (``open_runtime(store=...)``), if any."""
+        return self._store
 
     def _round_trip(self, message: object) -> object:
         return self.codec.decode(self.codec.encode(message))
@@ -111,9 +122,15 @@ class Runtime:
         mailbox_size: int | None = None,
         placement: Placement = "task",
         worker_options: WorkerOptions | None = None,
+        key: str | None = None,
+        durability: Durability | None = None,
         _link: Cell | None = None,
     ) -> ActorRef:
         """Start ``cls`` with ``init(*args)``; return its ref once ``init`` returned.
+
+        A :class:`Persistent` actor needs the runtime's store and a ``key`` (unique
+        among the live actors); its stored state is restored and given to ``init``
+        first, and ``durability`` overrides the class's mode.
 
         ``placement`` is ``"task"`` (here), ``"process"`` (a worker process of its
         own, taken from a warm pool) or ``SharedWorker(name, options=...)`` (one
@@ -124,18 +141,31 @@ class Runtime:
         a process actor with the cause boxed, or its worker did not start within
         its ``start_timeout``), :class:`StartIgnored` (init declined),
         :class:`NameTaken` (``name`` is held), :class:`~spawn.NotByReference`,
-        :class:`~spawn.EncodeError` or :class:`NotRunning`.
+        :class:`~spawn.EncodeError`, :class:`NoStateStore` or :class:`NotRunning`.
         """
         if not (isinstance(cls, type) and issubclass(cls, Actor)):
             raise TypeError(f"spawn takes a subclass of actors.Actor, not {cls!r}")
         if not self._open:
             raise NotRunning("the runtime is closed")
-        bound = self._mailbox_size if mailbox_size is None else _check_mailbox_size(mailbox_size)
+        bound = self._mailbox_size if mailbox_size is None else check_mailbox_size(mailbox_size)
+        persist = None
+        if key is not None or durability is not None or is_persistent(cls):
+            persist = await open_persistence(
+                self._store, self._keys, cls, key, durability, self._state_codec
+            )
         options = placed_options(check_placement(placement), worker_options)
         if options is None:
-            return await self._local.spawn(cls, args, name=name, bound=bound, link=_link)
+            ref = await self._local.spawn(
+                cls, args, name=name, bound=bound, link=_link, persist=persist
+            )
+            cell = self._kernel.existing(ref)
+            if persist is not None and cell is not None:
+                self._keys[persist.key] = cell
+            return ref
         if self._worker_node is not None:
             raise ValueError("an actor in a worker spawns its own actors as tasks")
+        if persist is not None:
+            raise ValueError(f"{cls.__qualname__} is Persistent: it runs as a task (for now)")
         if name is not None:
             self._kernel.check_name(name)
         if self._workers is None:
@@ -319,23 +349,8 @@ class Runtime:
     def watch(self, ref: ActorRef) -> ExitWatch:
         """Start watching ``ref`` from outside any actor (a monitor for plain code).
 
-        Take the watch before the exit can happen, and no exit is missed:
-
-        >>> import trio
-        >>> from actors import Actor, Shutdown, Stop, open_runtime
-        >>> class Quits(Actor):
-        ...     async def handle_cast(self, message: object) -> Stop:
-        ...         return Stop(Shutdown(message))
-        >>> async def main() -> None:
-        ...     async with open_runtime() as runtime:
-        ...         ref = await runtime.spawn(Quits)
-        ...         watch = runtime.watch(ref)
-        ...         await ref.cast("asked to")
-        ...         print(await watch.wait())
-        ...         print(await runtime.watch(ref).wait())  # taken too late
-        >>> trio.run(main)
-        shutdown ('asked to')
-        noproc
+        Take the watch before the exit can happen, and no exit is missed (see
+        :class:`ExitWatch`).
         """
         return ExitWatch(self._kernel.lookup(ref))
 
@@ -425,8 +440,13 @@ async def open_runtime(
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     max_workers: int = 64,
     worker_options: WorkerOptions | None = None,
+    store: StateStore | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open a runtime for the actors of this trio run.
+
+    ``store`` is where :class:`~actors.Persistent` actors spawned here keep their
+    state (a ``supervisor`` store: ``MemoryStore()``, ``open_sqlite_store(dir)``);
+    the runtime does not close it.
 
     With ``encode_messages=True`` every message is encoded and decoded with the
     codec of the process layer, as if it crossed a process boundary: a program
@@ -446,6 +466,7 @@ async def open_runtime(
             mailbox_size=mailbox_size,
             max_workers=max_workers,
             worker_options=worker_options,
+            store=store,
         )
         nursery.start_soon(runtime._serve_deadlines)
         try:
@@ -475,9 +496,3 @@ async def serve_worker(fd: int, root: str) -> None:
             runtime._kernel, runtime.codec, runtime._local, link
         )
         await node.serve()
-
-
-def _check_mailbox_size(size: int) -> int:
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"mailbox_size must be an int >= 1, not {size!r}")
-    return size

@@ -13,7 +13,7 @@ SuiteFn = Callable[[bool], list[Case]]
 
 
 def _suites() -> dict[str, SuiteFn]:
-    from . import _executor, _inproc, _ipc, _services, _spawn
+    from . import _executor, _inproc, _ipc, _persist_actors, _services, _spawn
 
     def spawn_suite(quick: bool) -> list[Case]:
         return _spawn.cases(quick) + _executor.cases(quick)
@@ -24,6 +24,7 @@ def _suites() -> dict[str, SuiteFn]:
         "ipc": _ipc.ipc_cases,
         "restart": _ipc.restart_cases,
         "services": _services.cases,
+        "persist": _persist_actors.cases,
     }
 
 

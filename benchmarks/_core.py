@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 #: ``s`` (seconds per operation, lower is better) or a rate (higher is better).
-Unit = Literal["s", "msg/s", "tasks/s", "calls/s", "conn/s"]
+Unit = Literal["s", "msg/s", "tasks/s", "calls/s", "conn/s", "writes/s"]
 OURS = "letitcrash"
 
 

@@ -38,7 +38,25 @@ from ._spec import Strategy as Strategy
 from ._spec import Supervisor as Supervisor
 from ._state import ChildCounts as ChildCounts
 from ._state import ChildInfo as ChildInfo
+from ._store import Snapshot as Snapshot
+from ._store import StateStore as StateStore
+from ._store import StoreStatistics as StoreStatistics
+from ._store_database import StoreSettings as StoreSettings
+from ._store_errors import PersistenceError as PersistenceError
+from ._store_errors import StaleGeneration as StaleGeneration
+from ._store_errors import StoreFull as StoreFull
+from ._store_errors import StoreInUse as StoreInUse
+from ._store_errors import StoreIOError as StoreIOError
+from ._store_errors import StoreLocked as StoreLocked
+from ._store_errors import UnsafeStoreDirectory as UnsafeStoreDirectory
+from ._store_memory import GatedStore as GatedStore
+from ._store_memory import MemoryStore as MemoryStore
+from ._store_sqlite import SqliteStore as SqliteStore
+from ._store_sqlite import open_sqlite_store as open_sqlite_store
 from ._tree import open_tree as open_tree
+from ._tree_state import StoredState as StoredState
+from ._tree_state import drop_state as drop_state
+from ._tree_state import read_state as read_state
 
 __all__ = [
     "BRUTAL_KILL",
@@ -56,28 +74,46 @@ __all__ = [
     "ChildRestarting",
     "ChildRunning",
     "ChildSpec",
+    "GatedStore",
     "InvalidSpec",
+    "MemoryStore",
     "NotSupported",
+    "PersistenceError",
     "Restart",
     "Restarts",
     "ShutdownMode",
     "ShutdownPolicy",
     "Sibling",
+    "Snapshot",
+    "SqliteStore",
+    "StaleGeneration",
     "StartFailed",
     "StashFull",
+    "StateStore",
+    "StoreFull",
+    "StoreIOError",
+    "StoreInUse",
+    "StoreLocked",
+    "StoreSettings",
+    "StoreStatistics",
+    "StoredState",
     "Strategy",
     "Supervisor",
     "SupervisorError",
     "SupervisorHandle",
     "TreeExited",
+    "UnsafeStoreDirectory",
     "add_restart",
     "backoff_delay",
     "check_child",
     "check_supervisor",
     "current_attempt",
+    "drop_state",
     "exceeded",
     "listener",
     "listener_address",
+    "open_sqlite_store",
     "open_tree",
+    "read_state",
     "should_restart",
 ]

@@ -14,7 +14,14 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from actors import Actor, SharedWorker, WorkerOptions, check_placeable, check_placement
+from actors import (
+    Actor,
+    SharedWorker,
+    WorkerOptions,
+    check_durability,
+    check_placeable,
+    check_placement,
+)
 from spawn import EncodeError, NotByReference
 
 from ._exceptions import InvalidSpec
@@ -267,6 +274,15 @@ def _worker_options(value: object) -> str | None:
     return f"must be actors.WorkerOptions or None, not {value!r}"
 
 
+def _durability(value: object) -> str | None:
+    try:
+        if value is not None:
+            check_durability(value)
+    except TypeError as exc:
+        return str(exc)
+    return None
+
+
 def _placement(value: object) -> str | None:
     try:
         check_placement(value)
@@ -294,4 +310,5 @@ _CHILD_VALIDATORS: dict[str, Validator] = {
     "mailbox_size": _mailbox_size,
     "placement": _placement,
     "worker_options": _worker_options,
+    "durability": _durability,
 }

@@ -187,17 +187,20 @@ class SupervisorHandle:
             raise ValueError(f"a child path is 'id' or 'id/id/...', not {path!r}")
         return f"{self.path}/{path}" if self.path else path
 
-    async def start_child(self, *args: Any) -> ActorRef | None:
+    async def start_child(self, *args: Any, key: str | None = None) -> ActorRef | None:
         """Add a child: ``start_child(spec)``, or ``start_child(*extra_args)`` when dynamic.
 
-        Returns its ref (``None`` if its init returned Ignore). Raises
-        :class:`AlreadyStarted`, :class:`AlreadyPresent`, :class:`InvalidSpec`
-        or :class:`StartFailed`.
+        A dynamic child whose template is :class:`~actors.Persistent` needs ``key``
+        (unique among its running siblings): its state is kept under
+        ``"<supervisor path>/<key>"``, and restored when a child with that key
+        starts again. Returns its ref (``None`` if its init returned Ignore).
+        Raises :class:`AlreadyStarted`, :class:`AlreadyPresent`,
+        :class:`InvalidSpec` or :class:`StartFailed`.
         """
-        if len(args) == 1 and isinstance(args[0], ChildSpec):
+        if len(args) == 1 and isinstance(args[0], ChildSpec) and key is None:
             request = StartChild(args[0])
         else:
-            request = StartChild(None, args)
+            request = StartChild(None, args, key)
         return cast(ActorRef | None, await self._call(request))
 
     async def terminate_child(self, target: str | ActorRef) -> None:

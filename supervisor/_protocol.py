@@ -14,6 +14,7 @@ from ._spec import ChildSpec
 class StartChild:
     spec: ChildSpec | None  # a static supervisor's new child
     args: tuple[Any, ...] = ()  # a dynamic supervisor's extra arguments
+    key: str | None = None  # a dynamic child's state key (its id in its path)
 
 
 @dataclass(frozen=True, slots=True)

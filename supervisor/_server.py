@@ -23,6 +23,7 @@ from actors import (
     ExitReason,
     InfoResult,
     NoReply,
+    Persistent,
     Reply,
     Shutdown,
     StartIgnored,
@@ -69,7 +70,8 @@ from ._spec import (
     ShutdownPolicy,
     Supervisor,
 )
-from ._state import Child, State, TreeContext
+from ._state import Child, Dynamic, State, TreeContext
+from ._tree_state import drop_child_state, dynamic_key
 
 NO_REPLY: Final = NoReply()
 ESCALATED: Final = Shutdown("reached_max_restart_intensity")
@@ -118,8 +120,8 @@ class SupervisorServer(Actor):
             case Exit(ref=ref, reason=reason):
                 return await self._exited(ref, reason)
             case TryAgain(key=int(token)):
-                args = self.state.retrying.pop(token, None)
-                return NO_REPLY if args is None else await self._restart_dynamic(args)
+                retry = self.state.retrying.pop(token, None)
+                return NO_REPLY if retry is None else await self._restart_dynamic(retry)
             case TryAgain(key=str(child_id)):
                 child = self.state.find(child_id)
                 if child is None or not child.restarting or child.timer is not None:
@@ -149,13 +151,13 @@ class SupervisorServer(Actor):
             else:
                 self.context.directory.stopped(child.path)
             return self._auto_shutdown(child.spec.significant)
-        args = state.dynamic.pop(ref, None)
-        if args is None:
+        dynamic = state.dynamic.pop(ref, None)
+        if dynamic is None:
             return NO_REPLY  # an incarnation already stopped and replaced
         template = state.template
         self._report("exited", template.id, reason, exit_level(reason))
         if should_restart(template.restart, reason):
-            return await self._restart_dynamic(args)
+            return await self._restart_dynamic(dynamic)
         return self._auto_shutdown(template.significant)
 
     def _give_up(self, child_id: str) -> bool:
@@ -209,19 +211,19 @@ class SupervisorServer(Actor):
                 break
         return NO_REPLY
 
-    async def _restart_dynamic(self, args: tuple[Any, ...]) -> InfoResult:
+    async def _restart_dynamic(self, child: Dynamic) -> InfoResult:
         state = self.state
         template = state.template
         if self._give_up(template.id):
             return Stop(ESCALATED)
         self._report("restarting", template.id)
         try:
-            ref = await self._spawn(template, template.args + args, state.child_path(template.id))
+            ref = await self._spawn(template, template.args + child.args, state.dynamic_path(child))
         except StartFailed:
-            self.send_after(0.0, TryAgain(state.retry_token(args)))
+            self.send_after(0.0, TryAgain(state.retry_token(child)))
             return NO_REPLY
         if ref is not None:
-            state.dynamic[ref] = args
+            state.dynamic[ref] = child
         return NO_REPLY
 
     def _auto_shutdown(self, significant: bool) -> InfoResult:
@@ -263,9 +265,11 @@ class SupervisorServer(Actor):
         args = self._resolve(args)
         if isinstance(start, Supervisor):
             cls: type[Actor] = SupervisorServer
-            args = (start, TreeContext(path, self.context.directory, self.ref, args))
+            context = self.context
+            args = (start, TreeContext(path, context.directory, self.ref, context.store, args))
         else:
             cls = start
+        key = path if issubclass(cls, Persistent) else None  # its state is kept under its path
         try:
             ref = await self.spawn(
                 cls,
@@ -274,6 +278,8 @@ class SupervisorServer(Actor):
                 mailbox_size=spec.mailbox_size,
                 placement=spec.placement,
                 worker_options=spec.worker_options,
+                key=key,
+                durability=spec.durability,
             )
         except StartIgnored:
             self._report("started", spec.id, None, message="init returned Ignore()")
@@ -352,8 +358,8 @@ class SupervisorServer(Actor):
                 return state.which_children(self.runtime.pid)
             case CountChildren():
                 return state.count_children()
-            case StartChild(spec=None, args=args) if state.is_dynamic:
-                return await self._start_dynamic(args)
+            case StartChild(spec=None, args=args, key=key) if state.is_dynamic:
+                return await self._start_dynamic(Dynamic(args, dynamic_key(state, key)))
             case StartChild(spec=ChildSpec() as spec) if not state.is_dynamic:
                 return await self._start_static(spec)
             case TerminateChild(target=ActorRef() as ref) if state.is_dynamic:
@@ -368,6 +374,7 @@ class SupervisorServer(Actor):
                 return child.ref
             case DeleteChild(child_id=child_id) if not state.is_dynamic:
                 child = self._stopped(child_id)
+                await drop_child_state(self.context.store, child.spec, child.path)
                 state.remove(child)
                 self.context.directory.remove(child.path)
                 return None
@@ -406,12 +413,12 @@ class SupervisorServer(Actor):
             raise
         return child.ref
 
-    async def _start_dynamic(self, args: tuple[Any, ...]) -> ActorRef | None:
+    async def _start_dynamic(self, child: Dynamic) -> ActorRef | None:
         state = self.state
         template = state.template
-        ref = await self._spawn(template, template.args + args, state.child_path(template.id))
+        ref = await self._spawn(template, template.args + child.args, state.dynamic_path(child))
         if ref is not None:
-            state.dynamic[ref] = args
+            state.dynamic[ref] = child
         return ref
 
     async def _terminate_dynamic(self, ref: ActorRef) -> None:

@@ -3,7 +3,7 @@
 Records are checked (and their defaults resolved) by :func:`check_supervisor`
 before anything starts.
 
->>> from actors import Actor, Placement, WorkerOptions
+>>> from actors import Actor, Durability, Placement, WorkerOptions
 >>> from supervisor import ChildSpec, Restart, Strategy, Supervisor
 >>> class Worker(Actor):
 ...     pass
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from actors import Actor, Placement, WorkerOptions
+from actors import Actor, Durability, Placement, WorkerOptions
 
 
 class Strategy(enum.Enum):
@@ -97,7 +97,9 @@ class ChildSpec:
     everything else about it stays the same. ``worker_options`` (with
     ``"process"``) start its worker with limits and environment of its own, on
     top of the runtime's; a shared worker takes them as ``SharedWorker(name,
-    options=...)``, the same for every child placed there.
+    options=...)``, the same for every child placed there. ``durability`` sets the
+    mode of a :class:`~actors.Persistent` worker (default: its class's), whose state
+    is kept under its path in the tree's store.
     """
 
     id: str
@@ -110,6 +112,7 @@ class ChildSpec:
     mailbox_size: int | None = None
     placement: Placement = "task"
     worker_options: WorkerOptions | None = None
+    durability: Durability | None = None
 
     @property
     def kind(self) -> ChildKind:

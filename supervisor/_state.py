@@ -12,6 +12,7 @@ from actors import ActorRef, Timer
 from ._directory import Directory
 from ._intensity import Restarts
 from ._spec import ChildKind, ChildSpec, Strategy, Supervisor
+from ._store import StateStore
 
 #: The pid of the worker process that runs a ref (``None`` for a task): ``Runtime.pid``.
 PidOf = Callable[[ActorRef], int | None]
@@ -45,7 +46,8 @@ class ChildCounts:
 
 @dataclass(frozen=True, slots=True)
 class TreeContext:
-    """Where a supervisor sits: its path, its tree's directory, and its parent (if any).
+    """Where a supervisor sits: its path, its tree's directory, its parent (if any), and
+    the tree's state store (if any).
 
     ``args`` are the args of the supervisor's own child spec, siblings resolved by its
     parent: children of this supervisor that ask for them (``INHERITED`` among their
@@ -55,7 +57,16 @@ class TreeContext:
     path: str
     directory: Directory
     parent: ActorRef | None
+    store: StateStore | None = None
     args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Dynamic:
+    """A dynamic child: its extra arguments, and its state key if it was given one."""
+
+    args: tuple[Any, ...]
+    key: str | None = None
 
 
 class Child:
@@ -88,8 +99,8 @@ class State:
         self.restarts: Restarts = ()
         self.children: list[Child] = []  # static children, in start order
         self.by_ref: dict[ActorRef, Child] = {}
-        self.dynamic: dict[ActorRef, tuple[Any, ...]] = {}  # running dynamic child -> its args
-        self.retrying: dict[int, tuple[Any, ...]] = {}  # dynamic restarts to try again
+        self.dynamic: dict[ActorRef, Dynamic] = {}  # running dynamic children
+        self.retrying: dict[int, Dynamic] = {}  # dynamic restarts to try again
         self._tokens = itertools.count()
         for child_spec in spec.children:
             if not self.is_dynamic:
@@ -121,10 +132,14 @@ class State:
         if child.ref is not None:
             self.by_ref.pop(child.ref, None)
 
-    def retry_token(self, args: tuple[Any, ...]) -> int:
+    def retry_token(self, child: Dynamic) -> int:
         token = next(self._tokens)
-        self.retrying[token] = args
+        self.retrying[token] = child
         return token
+
+    def dynamic_path(self, child: Dynamic) -> str:
+        """A dynamic child's path: by its key if it has one (its state is kept there)."""
+        return self.child_path(self.template.id if child.key is None else child.key)
 
     def group(self, child: Child) -> list[Child]:
         """The children a restart of ``child`` concerns, in start order."""

@@ -50,6 +50,8 @@ from ._handles import SupervisorHandle as SupervisorHandle
 from ._server import SupervisorServer
 from ._spec import BRUTAL_KILL, INFINITY, ShutdownPolicy, Supervisor
 from ._state import TreeContext
+from ._store import StateStore
+from ._tree_state import check_store
 
 
 class _RootWatcher(Actor):
@@ -70,32 +72,46 @@ class _RootWatcher(Actor):
 
 @asynccontextmanager
 async def open_tree(
-    spec: Supervisor, *, runtime: Runtime | None = None, shutdown: ShutdownPolicy = INFINITY
+    spec: Supervisor,
+    *,
+    runtime: Runtime | None = None,
+    shutdown: ShutdownPolicy = INFINITY,
+    store: StateStore | None = None,
 ) -> AsyncIterator[SupervisorHandle]:
     """Start the tree ``spec`` (children in order) and stop it (bottom-up) on exit.
 
-    Opens a runtime if none is given. Raises :class:`InvalidSpec`
-    before anything starts, or :class:`StartFailed` (nothing left running).
-    If the root supervisor exits while the body runs (it gave up: intensity
-    exceeded, or auto_shutdown), the body is cancelled and :class:`TreeExited`
-    is raised. ``shutdown`` is the root's shutdown budget.
+    Opens a runtime if none is given (with ``store``; a given runtime must have
+    been opened with that store). ``store`` keeps the state of the tree's
+    :class:`~actors.Persistent` children, each under its path; a persistent
+    child in a tree without one is an :class:`InvalidSpec`. Raises
+    :class:`InvalidSpec` before anything starts, or :class:`StartFailed`
+    (nothing left running). If the root supervisor exits while the body runs
+    (it gave up: intensity exceeded, or auto_shutdown), the body is cancelled
+    and :class:`TreeExited` is raised. ``shutdown`` is the root's shutdown budget.
     """
     checked = check_supervisor(spec)
     if runtime is not None:
-        async with _run_tree(checked, runtime, shutdown) as root:
+        if store is not None and runtime.store is not store:
+            raise ValueError("open_tree(store=...) with a runtime: open_runtime(store=...) it")
+        found = runtime.store
+        store = found if isinstance(found, StateStore) else None
+    check_store(checked, store)
+    if runtime is not None:
+        async with _run_tree(checked, runtime, shutdown, store) as root:
             yield root
         return
-    async with open_runtime() as own, _run_tree(checked, own, shutdown) as root:
+    async with open_runtime(store=store) as own, _run_tree(checked, own, shutdown, store) as root:
         yield root
 
 
 @asynccontextmanager
 async def _run_tree(
-    spec: Supervisor, runtime: Runtime, shutdown: ShutdownPolicy
+    spec: Supervisor, runtime: Runtime, shutdown: ShutdownPolicy, store: StateStore | None
 ) -> AsyncIterator[SupervisorHandle]:
     directory = Directory()
     try:
-        root = await runtime.spawn(SupervisorServer, spec, TreeContext("", directory, None))
+        context = TreeContext("", directory, None, store)
+        root = await runtime.spawn(SupervisorServer, spec, context)
     except InitError as exc:
         if isinstance(exc.__cause__, StartFailed):
             raise exc.__cause__ from exc.__cause__.__cause__

@@ -45,6 +45,7 @@ MADE_BY_THE_LIBRARY = {
     "spawn.Worker": "start_worker and Pool.lease",
     "supervisor.ChildAddress": "SupervisorHandle.child",
     "supervisor.SupervisorHandle": "open_tree and SupervisorHandle.supervisor",
+    "supervisor.SqliteStore": "open_sqlite_store",
 }
 
 POSITIONAL = {"POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD"}

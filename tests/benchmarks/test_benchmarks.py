@@ -46,6 +46,10 @@ EXPECTED = {
         "echo_round_trip": {OURS, "trio.serve_tcp echo"},
         "connections": {OURS, "trio.serve_tcp dict"},
     },
+    "persist": {
+        "strict_acked_writes 1": {OURS, "bare sqlite3 loop (FULL, WAL)"},
+        "strict_acked_writes 100": {OURS, "bare sqlite3 loop (FULL, WAL)"},
+    },
 }
 
 
@@ -58,7 +62,7 @@ def test_quick_run_writes_every_scenario_and_peer(suite: str, tmp_path: Path) ->
     for record in json.loads(out.read_text()):
         assert set(record) == {"suite", "scenario", "subject", "unit", "median", "min", "max", "n"}
         assert record["suite"] == suite
-        assert record["unit"] in {"s", "msg/s", "tasks/s", "calls/s", "conn/s"}
+        assert record["unit"] in {"s", "msg/s", "tasks/s", "calls/s", "conn/s", "writes/s"}
         assert record["n"] == 3
         assert 0 < record["min"] <= record["median"] <= record["max"]
         seen.setdefault(record["scenario"], set()).add(record["subject"])

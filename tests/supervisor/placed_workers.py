@@ -77,6 +77,8 @@ class Gate(Actor):
             case "pass":
                 self.held.append(caller)
                 return NoReply()
+            case "held":
+                return Reply(len(self.held))
             case "close":
                 self.open = False
                 return Reply("closed")

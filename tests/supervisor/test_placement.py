@@ -239,6 +239,8 @@ async def test_item7_a_child_whose_init_ran_is_called_once_its_supervisor_has_it
         await root.child("b").cast("crash")
         assert (await events_until(recorder, 9))[8] == ("start", "c")
         assert root.child("c").whereis() is None  # held at the gate: not running yet
+        # c's call to the gate follows its start event, and may still be on its way.
+        await eventually(lambda: gate.call("held"), what="c's init to reach the gate")
         assert await gate.call("open") == 1
         await new_incarnation(root.child("c"), first_c)
         assert await root.child("c").call("pid", timeout=LONG) > 0
