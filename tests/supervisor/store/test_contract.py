@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
 from supervisor import Snapshot, StaleGeneration, StateStore, StoreFull
 
@@ -143,3 +144,20 @@ async def test_a_closed_store_refuses_operations(open_store: OpenStore) -> None:
         await store.put("k", 1, 2, b"")
     with pytest.raises(trio.ClosedResourceError, match="closed"):
         await store.get("k")
+
+
+async def test_aclose_commits_the_queued_writes_first(open_store: OpenStore) -> None:
+    returned: list[int] = []
+
+    async def writer(store: StateStore, n: int) -> None:
+        await store.put(f"k{n}", 1, 1, b"")
+        returned.append(n)
+
+    async with open_store() as store:
+        async with trio.open_nursery() as nursery:
+            for n in range(10):
+                nursery.start_soon(writer, store, n)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(store.aclose)
+        assert sorted(returned) == list(range(10))
+        assert store.statistics().writes == 10
