@@ -6,7 +6,7 @@ import pytest
 import trio
 import trio.testing
 
-from supervisor import Snapshot, StaleGeneration, StateStore, StoreFull
+from supervisor import MemoryStore, Snapshot, StaleGeneration, StateStore, StoreFull
 
 from .conftest import OpenStore
 
@@ -161,3 +161,11 @@ async def test_aclose_commits_the_queued_writes_first(open_store: OpenStore) -> 
             nursery.start_soon(store.aclose)
         assert sorted(returned) == list(range(10))
         assert store.statistics().writes == 10
+
+
+@pytest.mark.parametrize("bad", [-1, True, 1.5, "10"])
+def test_memory_store_refuses_a_bad_max_bytes(bad: object) -> None:
+    with pytest.raises(
+        ValueError, match=f"max_bytes must be a non-negative int or None, not {bad!r}$"
+    ):
+        MemoryStore(max_bytes=bad)  # type: ignore[arg-type]
