@@ -178,8 +178,9 @@ class Database:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > FORMAT:
                 raise StoreIOError(self.path, f"format {version} is newer than ours ({FORMAT})")
-            conn.execute(_SCHEMA)
-            conn.execute(f"PRAGMA user_version={FORMAT}")
+            if version < FORMAT:
+                conn.execute(_SCHEMA)
+                conn.execute(f"PRAGMA user_version={FORMAT}")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

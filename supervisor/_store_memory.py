@@ -38,7 +38,9 @@ class MemoryStore(GroupCommitted):
     """
 
     def __init__(self, *, max_bytes: int | None = None) -> None:
-        if max_bytes is not None and (not isinstance(max_bytes, int) or max_bytes < 0):
+        if max_bytes is not None and (
+            isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0
+        ):
             raise ValueError(f"max_bytes must be a non-negative int or None, not {max_bytes!r}")
         self._data: dict[str, Snapshot] = {}
         self._max_bytes = max_bytes

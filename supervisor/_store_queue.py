@@ -107,24 +107,29 @@ class CommitQueue:
                 await ticket.signal.wait()
 
     async def _lead(self) -> None:
-        with trio.CancelScope(shield=True):
-            batch, self._pending = self._pending, []
-            for ticket in batch:
-                ticket.taken = True
-            try:
-                outcomes = await self._commit([ticket.write for ticket in batch])
-            except PersistenceError as exc:
-                self._end(batch, [None] * len(batch), exc)
-            except Exception as exc:
-                error = PersistenceError(f"{self._what}: the transaction failed: {exc!r}")
-                error.__cause__ = exc
-                self._end(batch, [None] * len(batch), error)
-            except BaseException as exc:
-                self._end(batch, [None] * len(batch), exc)
-                raise
-            else:
-                self._end(batch, outcomes, None)
-        self._hand_over()
+        try:
+            with trio.CancelScope(shield=True):  # a thread call: bounded, not cancellable
+                await self._commit_pending()
+        finally:
+            self._hand_over()
+
+    async def _commit_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        for ticket in batch:
+            ticket.taken = True
+        try:
+            outcomes = await self._commit([ticket.write for ticket in batch])
+        except PersistenceError as exc:
+            self._end(batch, [None] * len(batch), exc)
+        except Exception as exc:
+            error = PersistenceError(f"{self._what}: the transaction failed: {exc!r}")
+            error.__cause__ = exc
+            self._end(batch, [None] * len(batch), error)
+        except BaseException as exc:
+            self._end(batch, [None] * len(batch), exc)
+            raise
+        else:
+            self._end(batch, outcomes, None)
 
     def _end(
         self, batch: list[_Ticket], outcomes: list[Outcome], error: BaseException | None

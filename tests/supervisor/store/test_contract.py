@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.testing
 
-from supervisor import Snapshot, StaleGeneration, StateStore, StoreFull
+from supervisor import MemoryStore, Snapshot, StaleGeneration, StateStore, StoreFull
 
 from .conftest import OpenStore
 
@@ -143,3 +144,28 @@ async def test_a_closed_store_refuses_operations(open_store: OpenStore) -> None:
         await store.put("k", 1, 2, b"")
     with pytest.raises(trio.ClosedResourceError, match="closed"):
         await store.get("k")
+
+
+async def test_aclose_commits_the_queued_writes_first(open_store: OpenStore) -> None:
+    returned: list[int] = []
+
+    async def writer(store: StateStore, n: int) -> None:
+        await store.put(f"k{n}", 1, 1, b"")
+        returned.append(n)
+
+    async with open_store() as store:
+        async with trio.open_nursery() as nursery:
+            for n in range(10):
+                nursery.start_soon(writer, store, n)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(store.aclose)
+        assert sorted(returned) == list(range(10))
+        assert store.statistics().writes == 10
+
+
+@pytest.mark.parametrize("bad", [-1, True, 1.5, "10"])
+def test_memory_store_refuses_a_bad_max_bytes(bad: object) -> None:
+    with pytest.raises(
+        ValueError, match=f"max_bytes must be a non-negative int or None, not {bad!r}$"
+    ):
+        MemoryStore(max_bytes=bad)  # type: ignore[arg-type]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from supervisor import GatedStore, MemoryStore, Snapshot
+from supervisor import GatedStore, MemoryStore, Snapshot, StateStore
 
 
 async def test_writes_wait_at_the_gate_until_released_reads_pass() -> None:
     inner = MemoryStore()
     store = GatedStore(inner)
+    assert isinstance(store, StateStore)
     done: list[str] = []
 
     async def write(key: str) -> None:

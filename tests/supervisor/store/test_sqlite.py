@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
 from supervisor import (
     Snapshot,
@@ -239,3 +240,36 @@ async def test_an_io_error_fails_the_transaction_and_the_store_reopens(
     async with open_sqlite_store(tmp_path) as store:
         assert await store.keys() == ["small"]
         assert await store.integrity_check() == ["ok"]
+
+
+async def test_a_put_cancelled_during_its_commit_commits_one_cancelled_while_queued_does_not(
+    tmp_path: Path,
+) -> None:
+    async with open_sqlite_store(tmp_path, busy_timeout=30) as store:
+        other = sqlite3.connect(store.path, isolation_level=None)
+        seen: list[str] = []
+
+        async def writer(key: str, scope: trio.CancelScope) -> None:
+            with scope:
+                await store.put(key, 1, 1, b"v")
+                seen.append(f"{key} returned")
+                await trio.lowlevel.checkpoint()
+            seen.append(f"{key} cancelled: {scope.cancelled_caught}")
+
+        try:
+            other.execute("BEGIN EXCLUSIVE")  # holds the first commit in its busy wait
+            committing, queued = trio.CancelScope(), trio.CancelScope()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(writer, "committing", committing)
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(writer, "queued", queued)
+                await trio.testing.wait_all_tasks_blocked()
+                committing.cancel()
+                queued.cancel()
+                await trio.testing.wait_all_tasks_blocked()
+                assert seen == ["queued cancelled: True"]
+                other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert seen[1:] == ["committing returned", "committing cancelled: True"]
+        assert await store.keys() == ["committing"]
