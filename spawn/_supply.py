@@ -145,7 +145,10 @@ class Supply:
         self._spares_starting += spare
         try:
             worker = await start_worker(
-                self.template, codec=self.coder, timeout=self.options.start_timeout
+                self.template,
+                codec=self.coder,
+                timeout=self.options.start_timeout,
+                frame_timeout=self.options.frame_timeout,
             )
         finally:
             self.starting -= 1

@@ -98,3 +98,9 @@ def grow(megabytes: int) -> int:
 
 def environ() -> dict[str, str]:
     return dict(os.environ)
+
+
+def stall_reply() -> None:
+    """Write a reply's length prefix and part of its body onto fd 3, then stall."""
+    os.write(3, (64).to_bytes(4, "big") + b"\x93")
+    time.sleep(600)
