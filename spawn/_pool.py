@@ -292,8 +292,10 @@ async def open_pool(
     stalls exits. A bad option raises :class:`ValueError` (or
     :class:`TypeError`) naming it.
 
-    Signals: workers run in their own process group and ignore SIGINT, so a
-    Ctrl-C in a terminal reaches only this process, which owns shutdown; they
+    Signals: workers run in their own process group, so a Ctrl-C in a terminal
+    reaches only this process, which owns shutdown; a SIGINT sent to a worker
+    anyway is caught and does nothing (a handler, not ignored: the programs a
+    worker starts get SIGINT at its default); they
     keep SIGTERM at its default, die with SIGKILL if this process dies (the
     parent-death signal, armed for the thread that spawned them: open the pool
     from the main thread), and exit when their channel reaches end of file.

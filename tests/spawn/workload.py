@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import subprocess
 import sys
 import time
 from fractions import Fraction
@@ -14,6 +15,7 @@ from pathlib import Path
 #: any user code ran).
 LIMIT_AT_IMPORT = resource.getrlimit(resource.RLIMIT_NOFILE)
 _HOARD: list[bytearray] = []
+_PROGRAMS: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class CustomError(Exception):
@@ -104,3 +106,25 @@ def stall_reply() -> None:
     """Write a reply's length prefix and part of its body onto fd 3, then stall."""
     os.write(3, (64).to_bytes(4, "big") + b"\x93")
     time.sleep(600)
+
+
+def wait_for_file(marker: str, seconds: float) -> int:
+    """Create ``marker``, then wait (at most ``seconds``) for a file ``go`` beside it."""
+    Path(marker).write_text(str(os.getpid()))
+    go = Path(marker).with_name("go")
+    deadline = time.monotonic() + seconds
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.getpid()
+
+
+def start_program(argv: list[str]) -> int:
+    """Start ``argv`` as a child of this worker (kept until :func:`wait_program`); its pid."""
+    program = subprocess.Popen(argv)
+    _PROGRAMS[program.pid] = program
+    return program.pid
+
+
+def wait_program(pid: int) -> int:
+    """Wait (at most a minute) for a program :func:`start_program` started; its returncode."""
+    return _PROGRAMS.pop(pid).wait(timeout=60)
