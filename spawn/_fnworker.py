@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 EXIT_PROTOCOL = 70
+_CHUNK_REF = ("spawn._fnworker", "run_chunk")  # spawn._calls.CHUNK_REF (it imports pickle)
 _HEADER = 4  # spawn.FRAME_HEADER, which lives with the channel (that imports trio)
 _CHUNK = 65536
 
@@ -135,8 +136,11 @@ class FunctionWorker:
             return self.codec.encode([seq, False, self._box(exc)])
         try:
             return self.codec.encode([seq, True, result])
-        except EncodeError as exc:
-            error = EncodeError(f"the result of {module}.{qualname} cannot be sent: {exc}")
+        except EncodeError as exc:  # path: [2] is the result; [2][i] in a map chunk's
+            if (module, qualname) == _CHUNK_REF:
+                error = exc.naming(f"the result of {args[0]}.{args[1]}", 2)
+            else:
+                error = exc.naming(f"the result of {module}.{qualname}", 1)
             return self.codec.encode([seq, False, self._box(error)])
 
     def _resolve(self, module: str, qualname: str) -> Callable[..., Any]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import trio
 
-from ._calls import CodecName, FunctionRefs, decode_reply, encode_call, parse_reply
+from ._calls import CodecName, FunctionRefs, decode_reply, encode_request, parse_reply
 from ._channel import Coder
 from ._codec import Codec, Limits
 from ._exceptions import WorkerStartError
@@ -184,8 +184,7 @@ class Pool(WorkerPool):
         self._functions()
         seq = next(self._seq)
         ref = self._refs.get(fn)
-        request = encode_call(seq, ref, tuple(args), dict(kwargs or {}), self._codec)
-        frame = self._coder.encode(request)
+        frame = encode_request(self._coder, seq, ref, tuple(args), dict(kwargs or {}), self._codec)
         await trio.lowlevel.checkpoint_if_cancelled()
         supply = self._supply
         try:  # a free slot costs no trip through the scheduler: the reply wait yields

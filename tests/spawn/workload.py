@@ -50,6 +50,10 @@ def a_set() -> set[int]:
     return {1, 2}
 
 
+def a_set_of(item: int) -> set[int]:
+    return {item}
+
+
 def a_fraction(n: int, d: int) -> Fraction:
     return Fraction(n, d)
 
@@ -90,6 +94,10 @@ def write_garbage(kind: str) -> None:
     if kind == "truncated":
         os._exit(0)
     time.sleep(600)
+
+
+def exit_with(status: int) -> None:
+    os._exit(status)
 
 
 def grow(megabytes: int) -> int:
