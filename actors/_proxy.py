@@ -21,6 +21,8 @@ from typing import Any, Final, Protocol
 import outcome
 import trio
 
+from spawn import EncodeError
+
 from . import _frames as frames
 from ._calls import Caller
 from ._cell import Cell
@@ -33,6 +35,13 @@ from ._ref import ActorRef
 DEFAULT_WINDOW: Final = 64
 
 _KINDS: Final = {CAST: frames.CAST, INFO: frames.INFO, SYSTEM: frames.SYSTEM}
+#: What a message of each kind is to its sender, for the errors that name it.
+_WHAT: Final = {
+    CALL: "the request of a call to",
+    CAST: "the message cast to",
+    INFO: "the message sent to",
+    SYSTEM: "the signal sent to",
+}
 
 
 class Wire(Protocol):
@@ -111,7 +120,7 @@ class ProxyMailbox(Mailbox):
     one write when it next waits.
     """
 
-    __slots__ = ("_credit", "_heads", "_link", "_node", "_target", "_wire")
+    __slots__ = ("_credit", "_heads", "_link", "_node", "_ref", "_target", "_wire")
     _schedule_point = False
 
     def __init__(self, wire: Wire, link: Transport, ref: ActorRef, window: int) -> None:
@@ -120,6 +129,7 @@ class ProxyMailbox(Mailbox):
         self._link = link
         self._node = ref.node
         self._target = ref.id
+        self._ref = ref
         self._credit = window
         self._heads: dict[int, bytes] = {}  # frame kind -> its encoded head
 
@@ -142,7 +152,14 @@ class ProxyMailbox(Mailbox):
         return True
 
     def _before_waiting(self, envelope: Envelope) -> None:
-        self._wire.encode(envelope[1])  # fail at the sender, not when credit comes
+        self._encode(envelope)  # fail at the sender, not when credit comes
+
+    def _encode(self, envelope: Envelope) -> bytes:
+        """The encoded payload; an EncodeError names it (``the message cast to <ref>``)."""
+        try:
+            return self._wire.encode(envelope[1])
+        except EncodeError as exc:
+            raise exc.naming(f"{_WHAT[envelope[0]]} {self._ref}") from exc
 
     def grant(self, count: int) -> None:
         """Credits came back: send what waited, in order."""
@@ -161,15 +178,15 @@ class ProxyMailbox(Mailbox):
         return 0
 
     def _send(self, envelope: Envelope) -> None:
-        kind, payload, caller, _ = envelope
+        kind, _, caller, _ = envelope
         wire = self._wire
         if kind == CALL:
             assert isinstance(caller, OutboundCaller)
-            data = wire.encode(payload)  # an EncodeError leaves nothing behind
+            data = self._encode(envelope)  # an EncodeError leaves nothing behind
             call_id = wire.register_call(caller)
             self._link.post(self._head(frames.CALL, 2) + frames.uint(call_id) + data)
             return
-        data = self._head(_KINDS[kind], 1) + wire.encode(payload)
+        data = self._head(_KINDS[kind], 1) + self._encode(envelope)
         self._link.post(data, now=False)
 
     def _head(self, kind: int, extra: int) -> bytes:
@@ -232,7 +249,11 @@ class RemoteCaller(Caller):
         if isinstance(result, outcome.Value):
             # An EncodeError reaches the replier, which crashes with it; the call is
             # still pending then, so its caller fails with that crash as the reason.
-            data = self.wire.encode(result.value)
+            try:
+                data = self.wire.encode(result.value)
+            except EncodeError as exc:
+                actor = getattr(self._cell, "actor", None)
+                raise exc.naming(f"the reply of {type(actor).__qualname__}.handle_call") from exc
             self._settle()
             self.link.post(self.head + frames.uint(self.call_id) + data)
             return

@@ -4,9 +4,12 @@ It is run as a file, not imported, and uses only builtin modules until the
 parent's ``sys.path`` has arrived, so a worker pays for nothing it does not
 need. Its steps, in order:
 
-1. ignore SIGINT (the parent owns shutdown; a Ctrl-C in a terminal reaches the
-   parent, which stops its workers through their channels and SIGTERM), and make
-   the channel's fd non-inheritable, so that no program the worker starts holds it;
+1. catch SIGINT with a handler that does nothing (the parent owns shutdown; a
+   Ctrl-C in a terminal reaches the parent, which stops its workers through their
+   channels and SIGTERM). A handler, not ``SIG_IGN``: an ignored signal stays
+   ignored across ``exec``, a handled one is reset to its default, so a program
+   the worker starts can still be interrupted. Then make the channel's fd
+   non-inheritable, so that no program the worker starts holds it;
 2. read the init frame (marshal; version, nonce, parent pid, ``sys.path``, cwd,
    resource limits, preload and entry modules, the entry's config) from fd 3;
 3. change to the cwd and apply the resource limits, before any user code;
@@ -78,10 +81,14 @@ def arm_parent_death_signal() -> bool:
     return bool(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0)
 
 
+def on_sigint(signum: int, frame: object) -> None:
+    """A stray SIGINT does nothing here (the parent stops workers); see step 1."""
+
+
 def main() -> int:
     import _signal  # type: ignore[import-not-found]
 
-    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGINT, on_sigint)
     # The channel stays ours: a program the worker starts must not hold it open, or
     # the parent would never see end of file when this process dies.
     os.set_inheritable(FD, False)

@@ -15,10 +15,13 @@ import builtins
 import pickle
 import sys
 from collections.abc import Callable
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from . import _exceptions
-from ._exceptions import ProtocolError, RemoteError
+from ._exceptions import EncodeError, ProtocolError, RemoteError
+
+if TYPE_CHECKING:
+    from ._channel import Coder
 
 CodecName = Literal["msgpack", "pickle"]
 
@@ -44,7 +47,8 @@ def function_ref(fn: Callable[..., object]) -> tuple[str, str]:
     if "<lambda>" in qualname:
         raise _exceptions.NotByReference(f"{qualname} is a lambda: {_FIX}")
     if "<locals>" in qualname:
-        raise _exceptions.NotByReference(f"{qualname} is a local function: {_FIX}")
+        kind = "class" if isinstance(fn, type) else "function"
+        raise _exceptions.NotByReference(f"{qualname} is a local {kind}: {_FIX}")
     home = sys.modules.get(module)  # where the identity check looks fn up
     if module == "__main__":
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
@@ -107,6 +111,42 @@ def encode_call(
     else:
         payload = [list(args), kwargs]
     return [seq, ref[0], ref[1], payload]
+
+
+#: The function ``Executor.map`` runs for a chunk: ``run_chunk(module, qualname, columns)``.
+CHUNK_REF: Final = ("spawn._fnworker", "run_chunk")
+
+
+def encode_request(
+    coder: Coder,
+    seq: int,
+    ref: tuple[str, str],
+    args: tuple[object, ...],
+    kwargs: dict[str, Any],
+    codec: str,
+) -> bytes:
+    """The encoded request for ``ref(*args, **kwargs)``.
+
+    An :class:`~spawn.EncodeError` names what the user sent (``the argument 2 of
+    work.f``), not its place in the request.
+    """
+    request = encode_call(seq, ref, args, kwargs, codec)
+    try:
+        return coder.encode(request)
+    except EncodeError as exc:
+        raise _name_argument(exc, ref, args) from exc
+
+
+def _name_argument(exc: EncodeError, ref: tuple[str, str], args: tuple[object, ...]) -> EncodeError:
+    path = exc.path  # into [seq, module, qualname, [args, kwargs]]
+    if path[:2] == (3, 0) and len(path) > 2 and isinstance(path[2], int):
+        if ref == CHUNK_REF and path[2] == 2 and len(path) > 4 and isinstance(path[3], int):
+            # Executor.map: the columns of arguments of the function args[0].args[1]
+            return exc.naming(f"the argument {path[3] + 1} of {args[0]}.{args[1]}", 5)
+        return exc.naming(f"the argument {path[2] + 1} of {ref[0]}.{ref[1]}", 3)
+    if path[:2] == (3, 1) and len(path) > 2:
+        return exc.naming(f"the keyword argument {path[2]} of {ref[0]}.{ref[1]}", 3)
+    return exc.naming(f"the call of {ref[0]}.{ref[1]}", len(path))
 
 
 def parse_reply(reply: object, seq: int) -> tuple[bool, object]:

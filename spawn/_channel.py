@@ -1,8 +1,12 @@
 """A framed message channel over a trio stream: 4-byte big-endian length, then the payload.
 
 The length prefix is checked against the frame limit before any buffer is
-allocated. Frames queued while a write is in flight leave together in one
-write (coalescing), so a burst of small messages costs few system calls.
+allocated. Once part of a frame has arrived, the rest must follow within the
+channel's ``frame_timeout`` (a stalled frame is a :class:`~spawn.ProtocolError`,
+not a wait forever, and never read as the start of the next one); the timer is
+armed only when a read must wait for the rest. Frames queued while a write is in
+flight leave together in one write (coalescing), so a burst of small messages
+costs few system calls.
 
 >>> import trio, trio.testing
 >>> from spawn import Codec
@@ -32,6 +36,8 @@ from ._exceptions import DecodeError, FrameTooLarge, ProtocolError
 FRAME_HEADER: Final = 4
 HEADER: Final = FRAME_HEADER  # the short name this module (and actors._node) uses
 _READ_CHUNK: Final = 65536
+#: How long the rest of a frame may take to arrive once its first bytes did, by default.
+FRAME_TIMEOUT: Final = 10.0
 #: The longest a read spins (yielding the CPU) before it waits in the event loop.
 SPIN_WINDOW: Final = 100e-6
 _now = time.perf_counter
@@ -143,11 +149,18 @@ class Channel:
 
     Several tasks may :meth:`send` at once (their frames are coalesced); one task
     at a time may :meth:`receive`. ``max_frame`` defaults to the codec's frame
-    limit (``codec.limits.frame``), else 16 MiB.
+    limit (``codec.limits.frame``), else 16 MiB. Once part of a frame has
+    arrived, the rest must arrive within ``frame_timeout`` seconds (``None``: no
+    deadline), else the receiver raises :class:`~spawn.ProtocolError`.
     """
 
     def __init__(
-        self, stream: trio.abc.Stream, codec: Coder, *, max_frame: int | None = None
+        self,
+        stream: trio.abc.Stream,
+        codec: Coder,
+        *,
+        max_frame: int | None = None,
+        frame_timeout: float | None = FRAME_TIMEOUT,
     ) -> None:
         self.stream = stream
         self.codec = codec
@@ -155,7 +168,9 @@ class Channel:
             limits = getattr(codec, "limits", None)
             max_frame = getattr(limits, "frame", 16 * 1024 * 1024)
         self.max_frame: int = max_frame
+        self.frame_timeout = frame_timeout
         self._buffer = bytearray()
+        self._deadline: float | None = None  # of the frame begun in the buffer, once waited for
         self._queue: list[bytes] = []
         self._queued_batch = 0  # the number of the batch now filling
         self._written_batch = -1  # the last batch written completely
@@ -262,8 +277,9 @@ class Channel:
 
     async def receive(self) -> object:
         """The next message. Raises :class:`trio.EndOfChannel` at end of file between
-        frames, :class:`~spawn.ProtocolError` for anything malformed (the channel is
-        broken afterwards), :class:`trio.BusyResourceError` if another task is receiving.
+        frames, :class:`~spawn.ProtocolError` for anything malformed or a frame whose
+        rest did not arrive within ``frame_timeout`` (the channel is broken
+        afterwards), :class:`trio.BusyResourceError` if another task is receiving.
 
         Cancellation: safe; a partly read frame stays buffered for the next call.
         """
@@ -303,6 +319,7 @@ class Channel:
                 raise self._broken
             payload = bytes(self._buffer[HEADER : HEADER + size])
             del self._buffer[: HEADER + size]
+            self._deadline = None
             return payload
         finally:
             self._receiving = False
@@ -329,11 +346,7 @@ class Channel:
                 if len(self._buffer) >= HEADER:
                     missing = HEADER + int.from_bytes(self._buffer[:HEADER], "big")
                     missing = max(_READ_CHUNK, missing - len(self._buffer))
-                chunk: bytes | bytearray
-                if isinstance(self.stream, SocketStream):  # no spinning: see the docstring
-                    chunk = await self.stream.receive_some(missing, spin=False)
-                else:
-                    chunk = await self.stream.receive_some(missing)
+                chunk = await self._receive_some(missing, spin=False)
                 if not chunk:
                     if self._buffer:
                         self._broken = ProtocolError(
@@ -368,7 +381,9 @@ class Channel:
                 failure = exc
                 break
             start += HEADER + size
-        del buffer[:start]
+        if start:
+            del buffer[:start]
+            self._deadline = None
         if failure is not None:
             self._broken = failure
             if not messages:
@@ -380,7 +395,7 @@ class Channel:
     async def _fill(self, size: int) -> bool:
         """Read until the buffer holds ``size`` bytes; ``False`` at EOF on an empty buffer."""
         while len(self._buffer) < size:
-            chunk = await self.stream.receive_some(max(_READ_CHUNK, size - len(self._buffer)))
+            chunk = await self._receive_some(max(_READ_CHUNK, size - len(self._buffer)))
             if not chunk:
                 if self._buffer:
                     self._broken = ProtocolError(
@@ -390,6 +405,28 @@ class Channel:
                 return False
             self._buffer += chunk
         return True
+
+    async def _receive_some(self, max_bytes: int, *, spin: bool = True) -> bytes | bytearray:
+        """The next bytes; under the frame's deadline if part of a frame is buffered.
+
+        ``spin=False`` asks a :class:`SocketStream` to wait in the event loop at once.
+        """
+        stream = self.stream
+        if not self._buffer or self.frame_timeout is None:  # between frames: no deadline
+            if isinstance(stream, SocketStream):
+                return await stream.receive_some(max_bytes, spin=spin)
+            return await stream.receive_some(max_bytes)
+        if self._deadline is None:
+            self._deadline = trio.current_time() + self.frame_timeout
+        with trio.move_on_at(self._deadline):
+            if isinstance(stream, SocketStream):
+                return await stream.receive_some(max_bytes, spin=spin)
+            return await stream.receive_some(max_bytes)
+        self._broken = ProtocolError(
+            f"a frame stalled: {len(self._buffer):,} bytes of it arrived and the rest did not "
+            f"follow within frame_timeout ({self.frame_timeout} s)"
+        )
+        raise self._broken
 
     async def aclose(self) -> None:
         """Close the stream (waiting senders see :class:`trio.BrokenResourceError`)."""

@@ -156,11 +156,11 @@ class ExtRegistry:
 
 
 class _Reject(Exception):
-    """Internal: the reason a value cannot be encoded, and the path to it."""
+    """Internal: the reason a value cannot be encoded, and the path to it (innermost first)."""
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
-        self.path: list[str] = []
+        self.path: list[object] = []
 
 
 class Codec:
@@ -182,23 +182,30 @@ class Codec:
 
     # -- encoding -----------------------------------------------------------
 
-    def encode(self, value: object) -> bytes:
-        """The bytes of ``value``; raises :class:`EncodeError` naming what is wrong."""
+    def encode(self, value: object, *, what: str | None = None) -> bytes:
+        """The bytes of ``value``; raises :class:`EncodeError` naming what is wrong.
+
+        ``what`` names the value in the error (``"the result of work.f"``).
+
+        >>> Codec().encode([1, {2}], what="the result of work.f")
+        Traceback (most recent call last):
+        ...
+        spawn._exceptions.EncodeError: the result of work.f cannot be sent: at [1], a set is not encodable (send a list or tuple instead)
+        """  # noqa: E501
         try:
             try:
                 data = _msgpack.packb(self._prepare(value, 0))
             except OverflowError:
                 data = _msgpack.packb(self._exact_codec()._prepare(value, 0))
         except _Reject as rejected:
-            path = list(reversed(rejected.path))
-            if len(path) > 8:
-                path = [*path[:4], "...", *path[-3:]]
-            where = "value" + "".join(path)
-            raise EncodeError(f"cannot encode {where}: {rejected.reason}") from None
+            path = tuple(reversed(rejected.path))
+            raise EncodeError.describe(rejected.reason, path, what) from None
         if len(data) > self.limits.frame:
-            raise EncodeError(
+            raise EncodeError.describe(
                 f"encoded message is {len(data):,} bytes, over the frame limit of "
-                f"{self.limits.frame:,} bytes"
+                f"{self.limits.frame:,} bytes",
+                (),
+                what,
             )
         return data
 
@@ -248,7 +255,7 @@ class Codec:
             except Exception as exc:
                 raise _Reject(f"{cls.__qualname__} failed to convert: {exc!r}") from exc
             return _msgpack.ExtType(ext.code, _msgpack.packb(self._prepare(wire, depth + 1)))
-        raise _Reject(f"{cls.__module__}.{cls.__qualname__} is not encodable{_hint(value)}")
+        raise _Reject(f"{_a(_type_name(cls))} is not encodable{_hint(value)}")
 
     def _bigint(self, value: int) -> object:
         size = (value.bit_length() + 8) // 8  # room for the sign bit
@@ -284,7 +291,7 @@ class Codec:
             try:
                 new = self._prepare(item, depth)
             except _Reject as rejected:
-                rejected.path.append(f"[{index}]")
+                rejected.path.append(index)
                 raise
             if out is None:
                 if new is item and type(items) is list:
@@ -302,14 +309,14 @@ class Codec:
             key_cls = type(key)
             if key_cls is not str and key_cls is not bytes:
                 raise _Reject(
-                    f"map key {key!r} is a {key_cls.__qualname__}; map keys must be str or bytes"
+                    f"map key {key!r} is {_a(_type_name(key_cls))}; map keys must be str or bytes"
                 )
             try:
                 new = self._prepare(item, depth)
                 if len(key) > self.limits.string:
                     raise _Reject(f"map key of length {len(key):,} is over the limit")
             except _Reject as rejected:
-                rejected.path.append(f"[{key!r}]")
+                rejected.path.append(key)
                 raise
             if out is None:
                 if new is item:
@@ -376,7 +383,21 @@ class Codec:
         return hook
 
 
+def _type_name(cls: type) -> str:
+    """``set`` for a builtin, else ``module.Qualname``."""
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: ``a set``, ``an int``."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
 def _hint(value: object) -> str:
+    if isinstance(value, type):
+        return " (a class cannot travel as a value)"
     if callable(value):
         return " (functions travel by reference: pass the module-level function, not a value)"
     if hasattr(value, "fileno"):

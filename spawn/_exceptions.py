@@ -17,10 +17,43 @@ class CodecError(SpawnError):
 class EncodeError(CodecError, TypeError):
     """Raised at the sender when a value cannot be encoded.
 
-    The message names the offending type or limit and where in the value it sits
-    (``value[2]['key']``). Nothing was sent. It is also a :class:`TypeError`, as
-    :func:`json.dumps` would raise for the same value.
+    The message names what the value was (``the argument 2 of work.f``, ``the
+    reply of Counter.handle_call``) when the sender knows it, the offending type
+    or limit, and where in the value it sits (``at [2]['key']``). Nothing was
+    sent. It is also a :class:`TypeError`, as :func:`json.dumps` would raise for
+    the same value. ``reason`` is the problem alone, ``path`` the keys and
+    indexes from the value down to it.
     """
+
+    def __init__(
+        self, message: str, *, reason: str | None = None, path: tuple[object, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.reason = message if reason is None else reason
+        self.path = path
+
+    @classmethod
+    def describe(
+        cls, reason: str, path: tuple[object, ...] = (), what: str | None = None
+    ) -> EncodeError:
+        """The error for ``reason`` at ``path`` in a value; ``what`` names the value."""
+        shown = [f"[{key!r}]" for key in path]
+        if len(shown) > 8:
+            shown = [*shown[:4], "...", *shown[-3:]]
+        where = "".join(shown)
+        if what is None:
+            message = f"cannot encode value{where}: {reason}"
+        else:
+            message = f"{what} cannot be sent: " + (f"at {where}, " if where else "") + reason
+        return cls(message, reason=reason, path=path)
+
+    def naming(self, what: str, skip: int = 0) -> EncodeError:
+        """This error, told of ``what``: the value found ``skip`` keys down the one encoded.
+
+        A caller that wrapped the user's value in an envelope of its own names it
+        here, so that the message shows no index into the envelope.
+        """
+        return EncodeError.describe(self.reason, self.path[skip:], what)
 
 
 class DecodeError(CodecError, ValueError):

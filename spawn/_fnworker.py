@@ -26,34 +26,44 @@ if TYPE_CHECKING:
     from typing import Any
 
 EXIT_PROTOCOL = 70
+_CHUNK_REF = ("spawn._fnworker", "run_chunk")  # spawn._calls.CHUNK_REF (it imports pickle)
 _HEADER = 4  # spawn.FRAME_HEADER, which lives with the channel (that imports trio)
 _CHUNK = 65536
 
 
 class FrameReader:
-    """Blocking reader of length-prefixed frames from one fd."""
+    """Blocking reader of length-prefixed frames from one fd.
 
-    def __init__(self, fd: int, max_frame: int) -> None:
+    Once part of a frame has arrived, the rest must arrive within
+    ``frame_timeout`` seconds, else :meth:`read` raises :class:`EOFError`; the
+    wait is a ``poll`` only when a read would block inside a frame.
+    """
+
+    def __init__(self, fd: int, max_frame: int, frame_timeout: float = 10.0) -> None:
         self.fd = fd
         self.max_frame = max_frame
+        self.frame_timeout = frame_timeout
         self.buffer = bytearray()
         self.chunk = bytearray(_CHUNK)  # reused: a fresh 64 KiB per read costs page faults
 
     def read(self) -> bytes | None:
         """The next frame; ``None`` at end of file between frames."""
-        if not self._fill(_HEADER):
+        deadline: list[float] = []  # the frame's, set when a read first waits inside it
+        if not self._fill(_HEADER, deadline):
             return None
         size = int.from_bytes(self.buffer[:_HEADER], "big")
         if size > self.max_frame:
             raise EOFError(f"frame of {size} bytes is over the limit")
-        if not self._fill(_HEADER + size):
+        if not self._fill(_HEADER + size, deadline):
             raise EOFError("truncated frame")
         frame = bytes(self.buffer[_HEADER : _HEADER + size])
         del self.buffer[: _HEADER + size]
         return frame
 
-    def _fill(self, size: int) -> bool:
+    def _fill(self, size: int, deadline: list[float]) -> bool:
         while len(self.buffer) < size:
+            if self.buffer:
+                self._wait_inside_frame(deadline)
             count = os.readv(self.fd, [self.chunk])
             if not count:
                 if self.buffer:
@@ -61,6 +71,25 @@ class FrameReader:
                 return False
             self.buffer += memoryview(self.chunk)[:count]
         return True
+
+    def _wait_inside_frame(self, deadline: list[float]) -> None:
+        """Wait until the fd is readable, or raise past the frame's deadline."""
+        import select
+        import time
+
+        if not deadline:
+            deadline.append(time.monotonic() + self.frame_timeout)
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while True:
+            left = deadline[0] - time.monotonic()
+            if left <= 0:
+                raise EOFError(
+                    f"a frame stalled: {len(self.buffer):,} bytes of it arrived and the rest "
+                    f"did not follow within frame_timeout ({self.frame_timeout} s)"
+                )
+            if poller.poll(min(left, 3600.0) * 1000 + 1):
+                return
 
 
 def write_frame(fd: int, payload: bytes) -> None:
@@ -107,8 +136,11 @@ class FunctionWorker:
             return self.codec.encode([seq, False, self._box(exc)])
         try:
             return self.codec.encode([seq, True, result])
-        except EncodeError as exc:
-            error = EncodeError(f"the result of {module}.{qualname} cannot be sent: {exc}")
+        except EncodeError as exc:  # path: [2] is the result; [2][i] in a map chunk's
+            if (module, qualname) == _CHUNK_REF:
+                error = exc.naming(f"the result of {args[0]}.{args[1]}", 2)
+            else:
+                error = exc.naming(f"the result of {module}.{qualname}", 1)
             return self.codec.encode([seq, False, self._box(error)])
 
     def _resolve(self, module: str, qualname: str) -> Callable[..., Any]:
@@ -195,11 +227,14 @@ def run_chunk(module: str, qualname: str, columns: list[list[Any]]) -> list[Any]
 def main(fd: int, config: dict[str, Any]) -> int:
     """Serve calls on ``fd`` until end of file (exit 0) or a protocol error (exit 70).
 
+    A frame whose rest does not arrive within ``config["frame_timeout"]`` seconds
+    is a protocol error: the worker exits, which closes its channel.
+
     A worker whose initializer failed answers the call that was waiting with the
     error, then exits (0): the pool replaces it.
     """
     worker = FunctionWorker(config)
-    reader = FrameReader(fd, worker.codec.limits.frame)
+    reader = FrameReader(fd, worker.codec.limits.frame, config.get("frame_timeout", 10.0))
     try:
         while not worker.broken and (frame := reader.read()) is not None:
             write_frame(fd, worker.handle(frame))

@@ -60,6 +60,9 @@ class PoolOptions:
     #: just taken (and with the work it was taken for, often a restart), which on two
     #: cores made a restart of a process actor several times slower.
     refill_delay: float = 0.025
+    #: How long the rest of a frame may take once its first bytes arrived, each way: past
+    #: it the reader (this process or the worker) takes the channel as broken.
+    frame_timeout: float = 10.0
 
     @property
     def workers(self) -> int:
@@ -200,4 +203,5 @@ _VALIDATORS: dict[str, Validator] = {
     "stop_timeout": _not_negative,
     "cancel_grace": _not_negative,
     "refill_delay": _not_negative,
+    "frame_timeout": _positive,
 }

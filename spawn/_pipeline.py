@@ -14,7 +14,7 @@ from typing import Final
 
 import trio
 
-from ._calls import decode_reply, encode_call, parse_reply
+from ._calls import decode_reply, encode_request, parse_reply
 from ._exceptions import InitializerError, PoolClosed, ProtocolError, SpawnError, WorkerStartError
 from ._supply import CHANNEL_ERRORS, Supply
 from ._worker import Worker
@@ -188,8 +188,9 @@ class Pipeline:
                     continue
                 job._seq = seq = next(self._seq)
                 try:
-                    request = encode_call(seq, job.ref, job.args, job.kwargs, self._codec)
-                    job._frame = frame = self._coder.encode(request)
+                    job._frame = frame = encode_request(
+                        self._coder, seq, job.ref, job.args, job.kwargs, self._codec
+                    )
                 except Exception as exc:  # EncodeError, or pickle's errors: nothing sent
                     job.set_exception(exc)
                     continue

@@ -22,7 +22,7 @@ from typing import Any
 
 import trio
 
-from ._calls import CodecName, FunctionRefs, decode_reply, encode_call, parse_reply
+from ._calls import CodecName, FunctionRefs, decode_reply, encode_request, parse_reply
 from ._channel import Coder
 from ._codec import Codec, Limits
 from ._exceptions import WorkerStartError
@@ -184,8 +184,7 @@ class Pool(WorkerPool):
         self._functions()
         seq = next(self._seq)
         ref = self._refs.get(fn)
-        request = encode_call(seq, ref, tuple(args), dict(kwargs or {}), self._codec)
-        frame = self._coder.encode(request)
+        frame = encode_request(self._coder, seq, ref, tuple(args), dict(kwargs or {}), self._codec)
         await trio.lowlevel.checkpoint_if_cancelled()
         supply = self._supply
         try:  # a free slot costs no trip through the scheduler: the reply wait yields
@@ -260,6 +259,7 @@ async def open_pool(
     stop_timeout: float = PoolOptions.stop_timeout,
     cancel_grace: float = PoolOptions.cancel_grace,
     refill_delay: float = PoolOptions.refill_delay,
+    frame_timeout: float = PoolOptions.frame_timeout,
 ) -> AsyncIterator[Pool]:
     """Open a pool of worker processes; on exit, stop every worker and reap it.
 
@@ -284,11 +284,17 @@ async def open_pool(
     workers are only leased, speaking ``channel_codec`` (default
     ``Codec(limits=limits)``): see :func:`open_worker_pool`. Exiting stops
     every worker within ``stop_timeout`` (calls still running fail with
-    :class:`PoolClosed`). A bad option raises :class:`ValueError` (or
+    :class:`PoolClosed`). Once part of a frame has arrived, each side waits at
+    most ``frame_timeout`` seconds for the rest: a worker whose reply stalls is
+    killed and its call fails with :class:`WorkerDied` (a
+    :class:`~spawn.ProtocolError` as ``__cause__``); a worker whose request
+    stalls exits. A bad option raises :class:`ValueError` (or
     :class:`TypeError`) naming it.
 
-    Signals: workers run in their own process group and ignore SIGINT, so a
-    Ctrl-C in a terminal reaches only this process, which owns shutdown; they
+    Signals: workers run in their own process group, so a Ctrl-C in a terminal
+    reaches only this process, which owns shutdown; a SIGINT sent to a worker
+    anyway is caught and does nothing (a handler, not ignored: the programs a
+    worker starts get SIGINT at its default); they
     keep SIGTERM at its default, die with SIGKILL if this process dies (the
     parent-death signal, armed for the thread that spawned them: open the pool
     from the main thread), and exit when their channel reaches end of file.
@@ -315,6 +321,7 @@ async def open_pool(
         stop_timeout=stop_timeout,
         cancel_grace=cancel_grace,
         refill_delay=refill_delay,
+        frame_timeout=frame_timeout,
     )
     async with _open_supply(options) as supply:
         yield Pool(supply)
@@ -337,12 +344,14 @@ async def open_worker_pool(
     start_timeout: float = PoolOptions.start_timeout,
     stop_timeout: float = PoolOptions.stop_timeout,
     refill_delay: float = PoolOptions.refill_delay,
+    frame_timeout: float = PoolOptions.frame_timeout,
 ) -> AsyncIterator[WorkerPool]:
     """Open a pool of workers that run ``entry`` (a module with ``main(fd, config)``).
 
     Its workers are only leased (:meth:`WorkerPool.lease`); they speak
     ``channel_codec`` (default ``Codec(limits=limits)``) and receive ``config``,
-    a value :mod:`marshal` can carry. The other options mean what they mean for
+    a value :mod:`marshal` can carry (``frame_timeout`` bounds this process's
+    reads; the entry's own reader is its business). The other options mean what they mean for
     :func:`open_pool`; function workers (``spawn._fnworker``) are pooled by
     :func:`open_pool`, and given here raise :class:`ValueError`.
     """
@@ -363,6 +372,7 @@ async def open_worker_pool(
         start_timeout=start_timeout,
         stop_timeout=stop_timeout,
         refill_delay=refill_delay,
+        frame_timeout=frame_timeout,
     )
     async with _open_supply(options) as supply:
         yield WorkerPool(supply)
@@ -374,7 +384,11 @@ def _open_supply(options: PoolOptions) -> AbstractAsyncContextManager[Supply]:
     config = options.config
     if options.entry == FUNCTION_WORKER:
         config = function_config(
-            options.codec, options.limits, options.initializer, options.initargs
+            options.codec,
+            options.limits,
+            options.initializer,
+            options.initargs,
+            options.frame_timeout,
         )
     template = SpawnTemplate.worker(
         options.entry,

@@ -11,6 +11,7 @@ and prunes those idle for ``idle_timeout`` beyond them. The pools of
 from __future__ import annotations
 
 import dataclasses
+import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Final
@@ -51,6 +52,22 @@ def expired(last_used: Sequence[float], now: float, idle_timeout: float, keep: i
             break
         count += 1
     return count
+
+
+def _exit_status(code: int | None) -> str:
+    """How a worker ended, in words: ``killed by SIGKILL``, ``exit status 3``.
+
+    >>> _exit_status(-9), _exit_status(70), _exit_status(None)
+    ('killed by SIGKILL', 'exit status 70', "the worker's channel closed")
+    """
+    if code is None:
+        return "the worker's channel closed"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
 
 def _nothing() -> None:
@@ -145,7 +162,10 @@ class Supply:
         self._spares_starting += spare
         try:
             worker = await start_worker(
-                self.template, codec=self.coder, timeout=self.options.start_timeout
+                self.template,
+                codec=self.coder,
+                timeout=self.options.start_timeout,
+                frame_timeout=self.options.frame_timeout,
             )
         finally:
             self.starting -= 1
@@ -188,12 +208,11 @@ class Supply:
         finally:
             self.discard(worker, 0)
         code = worker.process.returncode
-        how = "was killed" if isinstance(exc, ProtocolError) else "died"
-        return WorkerDied(
-            f"worker {worker.pid} {how} during the call (exit status {code}): {exc!r}",
-            pid=worker.pid,
-            returncode=code,
-        )
+        if isinstance(exc, ProtocolError):
+            text = f"was killed during the call, as it broke the protocol: {exc}"
+        else:
+            text = f"died during the call: {_exit_status(code)}"
+        return WorkerDied(f"worker {worker.pid} {text}", pid=worker.pid, returncode=code)
 
     def discard(
         self, worker: Worker, budget: float, *, ask: bool = True, recycled: bool = False

@@ -26,7 +26,7 @@ from typing import Final
 import trio
 
 from ._calls import CodecName, encode_call, function_ref
-from ._channel import Channel, Coder, SocketStream
+from ._channel import FRAME_TIMEOUT, Channel, Coder, SocketStream
 from ._codec import Codec, Limits
 from ._exceptions import WorkerStartError
 from ._process import KILL_REAP_TIMEOUT, Process
@@ -44,16 +44,19 @@ def function_config(
     limits: Limits | None = None,
     initializer: Callable[..., object] | None = None,
     initargs: tuple[object, ...] = (),
+    frame_timeout: float = FRAME_TIMEOUT,
 ) -> object:
     """The ``config`` a function worker's template carries.
 
     ``initializer(*initargs)`` runs in each worker before its first call; the
     arguments travel encoded with ``codec`` (the config itself goes by marshal).
+    ``frame_timeout`` is the worker's deadline for the rest of a frame begun.
     """
     lim = limits or Limits()
     config: dict[str, object] = {
         "codec": codec,
         "limits": (lim.frame, lim.string, lim.container, lim.depth),
+        "frame_timeout": float(frame_timeout),
     }
     if initializer is not None:
         module, qualname = function_ref(initializer)
@@ -116,9 +119,15 @@ class Worker:
 
 
 async def start_worker(
-    template: SpawnTemplate, *, codec: Coder | None = None, timeout: float = 30.0
+    template: SpawnTemplate,
+    *,
+    codec: Coder | None = None,
+    timeout: float = 30.0,
+    frame_timeout: float = FRAME_TIMEOUT,
 ) -> Worker:
     """Spawn a worker from ``template`` and complete its handshake within ``timeout``.
+
+    The worker's channel gives the rest of a frame begun ``frame_timeout`` seconds.
 
     Raises :class:`WorkerStartError` if it cannot be spawned, does not answer in
     time, answers wrongly, or cannot import its entry or preload modules (then
@@ -136,7 +145,7 @@ async def start_worker(
     except OSError as exc:
         parent_sock.close()
         raise WorkerStartError(f"posix_spawn of {template.argv[0]} failed: {exc}") from exc
-    channel = Channel(SocketStream(parent_sock), codec or Codec())
+    channel = Channel(SocketStream(parent_sock), codec or Codec(), frame_timeout=frame_timeout)
     worker = Worker(process, channel)
     try:
         with trio.fail_after(timeout):

@@ -82,7 +82,7 @@ def test_a_tuple_round_trips_as_a_tuple() -> None:
 
 
 def test_an_integer_map_key_is_refused_at_the_sender_naming_where() -> None:
-    with pytest.raises(EncodeError, match=r"value\['outer'\]: map key 1 is a int"):
+    with pytest.raises(EncodeError, match=r"value\['outer'\]: map key 1 is an int;"):
         Codec().encode({"outer": {1: "a"}})
 
 
@@ -184,3 +184,39 @@ def test_limits_are_checked() -> None:
         Limits(depth=501)
     with pytest.raises(AttributeError):
         Limits().frame = 5
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({1}, "a set is not encodable (send a list or tuple instead)"),
+        (object(), "an object is not encodable"),
+        (Fraction(1, 3), "a fractions.Fraction is not encodable"),
+        (int, "a type is not encodable (a class cannot travel as a value)"),
+        ({"k": {1: 2}}, "at ['k'], map key 1 is an int; map keys must be str or bytes"),
+    ],
+)
+def test_an_error_names_what_the_value_was_and_says_a_or_an(value: object, reason: str) -> None:
+    with pytest.raises(EncodeError) as info:
+        Codec().encode(value, what="the result of work.make_result")
+    assert str(info.value) == f"the result of work.make_result cannot be sent: {reason}"
+
+
+def test_an_error_gives_the_path_below_the_named_value_and_can_be_renamed() -> None:
+    """A sender that wrapped the user's value names it, and the envelope's indexes vanish."""
+    envelope = [7, "work", "f", [[1, {"k": [{2}]}], {}]]
+    with pytest.raises(EncodeError, match=r"^cannot encode value\[3\]\[0\]\[1\]") as info:
+        Codec().encode(envelope)
+    assert info.value.path == (3, 0, 1, "k", 0)
+    assert info.value.reason.startswith("a set is not encodable")
+    renamed = info.value.naming("the argument 2 of work.f", 3)
+    assert isinstance(renamed, EncodeError)
+    assert str(renamed) == (
+        "the argument 2 of work.f cannot be sent: at ['k'][0], "
+        "a set is not encodable (send a list or tuple instead)"
+    )
+
+
+def test_a_frame_limit_error_names_the_value_too() -> None:
+    with pytest.raises(EncodeError, match=r"^the reply of C.handle_call cannot be sent: encoded"):
+        Codec(limits=Limits(frame=100)).encode(b"x" * 200, what="the reply of C.handle_call")

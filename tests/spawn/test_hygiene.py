@@ -14,6 +14,7 @@ import trio
 
 from spawn import open_pool
 from tests.leaks import LeakCheck
+from tests.support import pid_from_file
 
 DEADLINE = 60
 NOFILE = 123
@@ -95,7 +96,8 @@ async def test_hygiene_fds_env_signals_group_limits(hostile_parent: int, leaks: 
             assert int(status["SigBlk"], 16) == 0
             assert not _mask_has(status["SigIgn"], signal.SIGTERM)
             assert not _mask_has(status["SigCgt"], signal.SIGTERM)
-            assert _mask_has(status["SigIgn"], signal.SIGINT), "workers ignore SIGINT"
+            assert not _mask_has(status["SigIgn"], signal.SIGINT), "SIG_IGN would survive exec"
+            assert _mask_has(status["SigCgt"], signal.SIGINT), "a handler catches SIGINT"
             assert os.getpgid(pid) == pid != os.getpgrp()
             assert _limit(pid, "Max open files") == str(NOFILE)
             assert await pool.run(workload.limit_at_import) == [NOFILE, hard]
@@ -159,13 +161,50 @@ async def test_environment_allowlist_and_inherit(
             assert "LD_PRELOAD" not in seen
 
 
-async def test_worker_ignores_sigint(leaks: LeakCheck) -> None:
-    """SIGINT is the parent's business: a worker that gets one keeps serving."""
+async def test_worker_survives_sigint(tmp_path: Path, leaks: LeakCheck) -> None:
+    """SIGINT is the parent's business: a worker that gets one, idle or in the middle
+    of a call, keeps serving (its handler does nothing; the call completes)."""
     from tests.spawn import workload
 
+    marker = tmp_path / "running"
     with trio.fail_after(DEADLINE):
         async with open_pool(max_workers=1) as pool:
             pid = await pool.run(workload.pid)
             leaks.watch(pid)
             os.kill(pid, signal.SIGINT)
             assert await pool.run(workload.pid) == pid
+            async with trio.open_nursery() as nursery:
+                results: list[int] = []
+
+                async def call() -> None:
+                    results.append(await pool.run(workload.wait_for_file, str(marker), 60))
+
+                nursery.start_soon(call)
+                await pid_from_file(marker)  # the call runs
+                os.kill(pid, signal.SIGINT)
+                (tmp_path / "go").write_text("")
+            assert results == [pid]
+            assert await pool.run(workload.pid) == pid
+            assert pool.statistics().died == 0
+
+
+async def test_a_program_a_worker_starts_can_be_interrupted(leaks: LeakCheck) -> None:
+    """SIG_IGN survives exec, a handler does not: a program started from a pool
+    function has SIGINT at its default, and SIGINT sent to it (only to it) ends it."""
+    from tests.spawn import workload
+
+    with trio.fail_after(DEADLINE):
+        async with open_pool(max_workers=1) as pool:
+            leaks.watch(await pool.run(workload.pid))
+            program = await pool.run(workload.start_program, ["sleep", "30"])
+            reaped = False
+            try:
+                assert not _mask_has(_status(program)["SigIgn"], signal.SIGINT)
+                os.kill(program, signal.SIGINT)
+                returncode = await pool.run(workload.wait_program, program)
+                reaped = True
+                assert returncode == -signal.SIGINT
+            finally:
+                if not reaped:
+                    os.kill(program, signal.SIGKILL)
+                    await pool.run(workload.wait_program, program)

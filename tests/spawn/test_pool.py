@@ -224,6 +224,53 @@ async def test_opt_in_pickle_codec(leaks: LeakCheck) -> None:
             assert await plain.run(workload.pid) == pid
 
 
+async def test_codec_errors_name_what_the_user_sent(leaks: LeakCheck) -> None:
+    """An argument, a keyword argument, a result: each named, never by its index in
+    the request or reply the pool wraps it in; the worker keeps serving."""
+    set_reason = "a set is not encodable (send a list or tuple instead)"
+    with trio.fail_after(DEADLINE):
+        async with open_pool(max_workers=1) as pool:
+            pid = await pool.run(workload.pid)
+            leaks.watch(pid)
+            with pytest.raises(EncodeError) as arg:
+                await pool.run(workload.echo, 1, {3})
+            assert str(arg.value) == (
+                f"the argument 2 of tests.spawn.workload.echo cannot be sent: {set_reason}"
+            )
+            with pytest.raises(EncodeError) as nested:
+                await pool.run(workload.echo, [0, {"k": object()}])
+            assert str(nested.value) == (
+                "the argument 1 of tests.spawn.workload.echo cannot be sent: "
+                "at [1]['k'], an object is not encodable"
+            )
+            with pytest.raises(EncodeError) as keyword:
+                await pool.apply(workload.echo, (), {"key": {3}})
+            assert str(keyword.value).startswith(
+                "the keyword argument key of tests.spawn.workload.echo cannot be sent: a set"
+            )
+            with pytest.raises(EncodeError) as result:
+                await pool.run(workload.a_set)
+            assert str(result.value) == (
+                f"the result of tests.spawn.workload.a_set cannot be sent: {set_reason}"
+            )
+            assert await pool.run(workload.pid) == pid
+
+
+async def test_a_dead_worker_is_described_by_its_exit(tmp_path: Path, leaks: LeakCheck) -> None:
+    """WorkerDied says how the worker ended (a signal, an exit status), not EndOfChannel()."""
+    with trio.fail_after(DEADLINE):
+        async with open_pool(max_workers=1) as pool:
+            leaks.watch(await pool.run(workload.pid))
+            with pytest.raises(WorkerDied) as killed:
+                await pool.run(workload.die)
+            assert str(killed.value).endswith("died during the call: killed by SIGKILL")
+            leaks.watch(await pool.run(workload.pid))
+            with pytest.raises(WorkerDied) as exited:
+                await pool.run(workload.exit_with, 3)
+            assert str(exited.value).endswith("died during the call: exit status 3")
+            assert "EndOfChannel" not in str(killed.value) + str(exited.value)
+
+
 async def test_results_and_errors_cross_as_documented(leaks: LeakCheck) -> None:
     with trio.fail_after(DEADLINE):
         async with open_pool(max_workers=1) as pool:
@@ -254,8 +301,13 @@ def test_functions_that_cannot_travel_by_reference(monkeypatch: pytest.MonkeyPat
 
     def local() -> None: ...
 
-    with pytest.raises(NotByReference, match="local"):
+    class Local:
+        def __call__(self) -> None: ...
+
+    with pytest.raises(NotByReference, match="local function"):
         function_ref(local)
+    with pytest.raises(NotByReference, match="Local is a local class"):
+        function_ref(Local)
     script = types.ModuleType("__main__")
     script.__spec__ = None
     exec("def job():\n    return 1\n", script.__dict__)

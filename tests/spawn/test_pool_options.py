@@ -36,6 +36,9 @@ BAD_OPTIONS: list[tuple[dict[str, Any], type[Exception], str]] = [
     ({"cancel_grace": math.nan}, ValueError, "cancel_grace"),
     ({"refill_delay": -0.1}, ValueError, "refill_delay must be >= 0"),
     ({"refill_delay": math.nan}, ValueError, "refill_delay"),
+    ({"frame_timeout": 0}, ValueError, "frame_timeout must be positive, not 0"),
+    ({"frame_timeout": math.nan}, ValueError, "frame_timeout must be positive, not nan"),
+    ({"frame_timeout": "10"}, ValueError, "frame_timeout must be positive, not '10'"),
 ]
 
 

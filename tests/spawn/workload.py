@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import subprocess
 import sys
 import time
 from fractions import Fraction
@@ -14,6 +15,7 @@ from pathlib import Path
 #: any user code ran).
 LIMIT_AT_IMPORT = resource.getrlimit(resource.RLIMIT_NOFILE)
 _HOARD: list[bytearray] = []
+_PROGRAMS: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class CustomError(Exception):
@@ -46,6 +48,10 @@ def fail_custom(message: str) -> None:
 
 def a_set() -> set[int]:
     return {1, 2}
+
+
+def a_set_of(item: int) -> set[int]:
+    return {item}
 
 
 def a_fraction(n: int, d: int) -> Fraction:
@@ -90,6 +96,10 @@ def write_garbage(kind: str) -> None:
     time.sleep(600)
 
 
+def exit_with(status: int) -> None:
+    os._exit(status)
+
+
 def grow(megabytes: int) -> int:
     """Hold ``megabytes`` more memory (touched) until the worker exits."""
     _HOARD.append(bytearray(b"x" * (megabytes * 1024 * 1024)))
@@ -98,3 +108,31 @@ def grow(megabytes: int) -> int:
 
 def environ() -> dict[str, str]:
     return dict(os.environ)
+
+
+def stall_reply() -> None:
+    """Write a reply's length prefix and part of its body onto fd 3, then stall."""
+    os.write(3, (64).to_bytes(4, "big") + b"\x93")
+    time.sleep(600)
+
+
+def wait_for_file(marker: str, seconds: float) -> int:
+    """Create ``marker``, then wait (at most ``seconds``) for a file ``go`` beside it."""
+    Path(marker).write_text(str(os.getpid()))
+    go = Path(marker).with_name("go")
+    deadline = time.monotonic() + seconds
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return os.getpid()
+
+
+def start_program(argv: list[str]) -> int:
+    """Start ``argv`` as a child of this worker (kept until :func:`wait_program`); its pid."""
+    program = subprocess.Popen(argv)
+    _PROGRAMS[program.pid] = program
+    return program.pid
+
+
+def wait_program(pid: int) -> int:
+    """Wait (at most a minute) for a program :func:`start_program` started; its returncode."""
+    return _PROGRAMS.pop(pid).wait(timeout=60)
