@@ -235,6 +235,17 @@ class Pool(WorkerPool):
         """
         self._functions().submit(jobs)
 
+    def withdraw(self, job: Job) -> None:
+        """``job``, submitted earlier, is no longer wanted; call it from the pool's event loop.
+
+        A job still queued is never sent; one sent to a worker that has not
+        started it is skipped by that worker (a skip that arrives after the start
+        comes too late: the call runs, and its outcome is dropped). Either way no
+        callback of ``job`` runs afterwards.
+        """
+        if self._pipeline is not None:
+            self._pipeline.withdraw(job)
+
 
 @asynccontextmanager
 async def open_pool(

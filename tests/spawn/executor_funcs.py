@@ -86,3 +86,6 @@ def touch_sleep_return(path: str, t: float, value: object) -> object:
     """Write this worker's pid into ``path`` (so the test knows the call runs), then sleep."""
     touch(path)
     return sleep_return(t, value)
+
+
+LAMBDA = lambda: 0  # noqa: E731 - a lambda at module level, which pickle refuses too
