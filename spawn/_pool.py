@@ -18,7 +18,7 @@ import itertools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar, TypeVarTuple, Unpack
 
 import trio
 
@@ -32,6 +32,9 @@ from ._supply import CHANNEL_ERRORS, Supply, open_supply
 from ._supply import expired as expired  # the pure pruning rule, tested on its own
 from ._template import FUNCTION_WORKER, EnvChoice, SpawnTemplate, chosen_env
 from ._worker import Worker, function_config
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,7 @@ class Pool(WorkerPool):
     def _queued(self) -> int:
         return 0 if self._pipeline is None else len(self._pipeline)
 
-    async def run(self, fn: Callable[..., Any], *args: object) -> Any:
+    async def run(self, fn: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:
         """Run ``fn(*args)`` in a worker and return its result.
 
         ``fn`` travels by reference (module and qualified name) and the arguments
@@ -176,10 +179,10 @@ class Pool(WorkerPool):
 
     async def apply(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[..., T],
         args: Iterable[object] = (),
         kwargs: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> T:
         """Like :meth:`run`, with keyword arguments (as ``multiprocessing.Pool.apply``)."""
         self._functions()
         seq = next(self._seq)
@@ -196,7 +199,7 @@ class Pool(WorkerPool):
             reply = await self._call(frame, seq)
         finally:
             supply.release_slot()
-        return decode_reply(reply, self._codec)
+        return decode_reply(reply, self._codec)  # type: ignore[return-value]
 
     async def _call(self, frame: bytes, seq: int) -> tuple[bool, object]:
         supply = self._supply
