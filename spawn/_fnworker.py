@@ -49,6 +49,7 @@ class FrameReader:
         self.buffer = bytearray()
         self.chunk = bytearray(_CHUNK)  # reused: a fresh 64 KiB per read costs page faults
         self.scanned = 0  # how far take_skips has looked into the buffer
+        self.poller: Any = None  # a select.poll on fd, made on first use
 
     def read(self) -> bytes | None:
         """The next frame; ``None`` at end of file between frames."""
@@ -97,9 +98,12 @@ class FrameReader:
 
     def poll(self) -> None:
         """Buffer what has arrived, without blocking (skips sent while a call ran)."""
-        import select
+        if self.poller is None:
+            import select
 
-        while select.select([self.fd], [], [], 0)[0]:
+            self.poller = select.poll()
+            self.poller.register(self.fd, select.POLLIN)
+        while self.poller.poll(0):
             count = os.readv(self.fd, [self.chunk])
             if not count:
                 return  # end of file: the next blocking read reports it

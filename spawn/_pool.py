@@ -131,8 +131,9 @@ class Pool(WorkerPool):
     and is replaced. An exception raised by the function arrives as itself for
     built-in types, else as :class:`RemoteError`.
 
-    Pipelining: calls queued with :meth:`submit` cannot be cancelled once sent,
-    so several of them may be in flight on one worker, which runs them in order:
+    Pipelining: calls queued with :meth:`submit` are withdrawn with :meth:`withdraw`
+    (a worker skips one it has not started), so several of them may be in flight
+    on one worker, which reports each start (:meth:`Job.started`) and runs them in order:
     up to 64, about 5 ms of calls at the pace seen so far, and no more than a
     fair share of the queue, so that a burst spreads over idle workers first.
     If the worker dies, the call it was running fails and those behind it, which

@@ -2,17 +2,14 @@
 then our promises beyond the stdlib.
 
 Cases left out of the port, and why:
-- test_no_stale_references: it submits a bound method; ours travel by reference, so
-  that is refused at submit (tested below as test_bound_method_is_refused_at_submit).
-- test_del_shutdown: the loop thread holds the executor until shutdown() or interpreter
-  exit (tested: test_interpreter_shutdown_finishes_pending_work).
-- test_ressources_gced_in_workers: needs a multiprocessing Manager, which we do not have.
+- test_no_stale_references, test_del_shutdown, test_ressources_gced_in_workers: covered,
+  with the other defects of issue 12, in test_executor_compat.py.
 - test_killed_child: asserts that the pool breaks; replaced by the opposite promise
   (test_killed_worker_fails_only_its_future).
 - ThreadPool* cases: not a process pool. The fork/forkserver/spawn variants collapse
   into one: we always posix_spawn.
-- test_crash (deadlock cases): pickling-specific; our msgpack and pickle codecs are
-  covered by tests of encode errors and of the opt-in codec.
+- test_crash (deadlock cases): run by ../shared/cpython-executor/run.sh; the pickling
+  failures that matter are in test_executor_compat.py.
 """
 
 from __future__ import annotations
