@@ -184,8 +184,10 @@ def check_placeable(cls: type, args: Sequence[object]) -> tuple[str, str]:
     >>> check_placeable(Actor, ({1},))
     Traceback (most recent call last):
     ...
-    spawn._exceptions.EncodeError: cannot encode value[0]: builtins.set is not encodable ...
+    spawn._exceptions.EncodeError: the argument 1 of ...Actor.init cannot be sent: a set ...
     """
     ref = function_ref(cls)
-    encoding_codec().encode(list(args))
+    codec = encoding_codec()
+    for index, arg in enumerate(args, 1):
+        codec.encode(arg, what=f"the argument {index} of {ref[0]}.{ref[1]}.init")
     return ref

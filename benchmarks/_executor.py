@@ -42,6 +42,10 @@ def _ours() -> futures.Executor:
     return Executor(max_workers=WORKERS)
 
 
+def _ours_msgpack() -> futures.Executor:
+    return Executor(max_workers=WORKERS, codec="msgpack")
+
+
 def _stdlib() -> futures.Executor:
     return futures.ProcessPoolExecutor(
         max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn")
@@ -61,7 +65,12 @@ def cases(quick: bool) -> list[Case]:
     n = 2_000 if quick else 20_000
     chunk = 100
     out = []
-    for subject, make in ((OURS, _ours), ("ProcessPoolExecutor", _stdlib)):
+    peers = (
+        (OURS, _ours),
+        (f"{OURS} codec=msgpack", _ours_msgpack),
+        ("ProcessPoolExecutor", _stdlib),
+    )
+    for subject, make in peers:
         out.append(
             Case(
                 "executor_small_tasks",

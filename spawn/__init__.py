@@ -16,6 +16,7 @@ from ._exceptions import NotByReference as NotByReference
 from ._exceptions import PoolClosed as PoolClosed
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import RemoteError as RemoteError
+from ._exceptions import RemoteTraceback as RemoteTraceback
 from ._exceptions import SpawnError as SpawnError
 from ._exceptions import WorkerDied as WorkerDied
 from ._exceptions import WorkerStartError as WorkerStartError
@@ -118,6 +119,7 @@ __all__ = [
     "Process",
     "ProtocolError",
     "RemoteError",
+    "RemoteTraceback",
     "SocketStream",
     "SpawnError",
     "SpawnTemplate",

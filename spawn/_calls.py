@@ -34,11 +34,13 @@ _FIX: Final = (
 )
 
 
-def function_ref(fn: Callable[..., object]) -> tuple[str, str]:
+def function_ref(fn: Callable[..., object], *, script_main: bool = False) -> tuple[str, str]:
     """The ``(module, qualname)`` a worker imports ``fn`` by; :class:`NotByReference` if none.
 
     A function in ``__main__`` of a program run with ``python -m pkg.mod`` travels
-    as ``pkg.mod``; one in a script run by path cannot travel at all.
+    as ``pkg.mod``; one in a script run by path cannot travel at all, unless
+    ``script_main``: then it travels as ``__main__``, which a function worker
+    answers with the parent's script run as ``__mp_main__`` (as the Executor does).
     """
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None)
@@ -53,7 +55,9 @@ def function_ref(fn: Callable[..., object]) -> tuple[str, str]:
     if module == "__main__":
         spec = getattr(sys.modules.get("__main__"), "__spec__", None)
         name = getattr(spec, "name", None)
-        if not isinstance(name, str) or name == "__main__":
+        if (not isinstance(name, str) or name == "__main__") and script_main:
+            name = "__main__"
+        elif not isinstance(name, str) or name == "__main__":
             raise _exceptions.NotByReference(
                 f"{qualname} is defined in __main__ of a script run by path, which a worker "
                 f"cannot import: move it into a module next to the script and import it from "
@@ -71,6 +75,20 @@ def function_ref(fn: Callable[..., object]) -> tuple[str, str]:
     return module, qualname
 
 
+def describe(fn: Callable[..., object]) -> tuple[str, str]:
+    """A module and a name to call ``fn`` by in messages, where it travels by value.
+
+    >>> import functools
+    >>> describe(functools.partial(max, 1))[1]
+    'functools.partial(<built-in function max>, 1)'
+    """
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        return module, qualname
+    return "", repr(fn)
+
+
 class FunctionRefs:
     """:func:`function_ref` with a memory: at most :data:`REF_CACHE` functions, then afresh.
 
@@ -83,19 +101,20 @@ class FunctionRefs:
     ('math', 'sqrt')
     """
 
-    __slots__ = ("_refs",)
+    __slots__ = ("_refs", "_script_main")
 
-    def __init__(self) -> None:
+    def __init__(self, *, script_main: bool = False) -> None:
         self._refs: dict[Callable[..., object], tuple[str, str]] = {}
+        self._script_main = script_main
 
     def get(self, fn: Callable[..., object]) -> tuple[str, str]:
         """The ``(module, qualname)`` of ``fn``; :class:`NotByReference` if it has none."""
         try:
             ref = self._refs.get(fn)
         except TypeError:  # unhashable: function_ref says why it cannot travel
-            return function_ref(fn)
+            return function_ref(fn, script_main=self._script_main)
         if ref is None:
-            ref = function_ref(fn)
+            ref = function_ref(fn, script_main=self._script_main)
             if len(self._refs) >= REF_CACHE:
                 self._refs.clear()
             self._refs[fn] = ref
@@ -103,14 +122,31 @@ class FunctionRefs:
 
 
 def encode_call(
-    seq: int, ref: tuple[str, str], args: tuple[object, ...], kwargs: dict[str, Any], codec: str
+    seq: int,
+    ref: tuple[str, str],
+    args: tuple[object, ...],
+    kwargs: dict[str, Any],
+    codec: str,
+    *,
+    fn: Callable[..., object] | None = None,
+    notify: bool = False,
 ) -> list[object]:
-    """The request a function worker expects (see :mod:`spawn._fnworker`)."""
-    if codec == "pickle":
-        payload: object = pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    """The request a function worker expects (see :mod:`spawn._fnworker`).
+
+    With the pickle codec and ``fn`` given, the function travels by value, inside
+    the pickle, and ``ref`` only names it. ``notify`` asks for start notices.
+    """
+    module: str | None = ref[0]
+    if codec == "pickle" and fn is not None:
+        module = None
+        payload: object = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+    elif codec == "pickle":
+        payload = pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
     else:
         payload = [list(args), kwargs]
-    return [seq, ref[0], ref[1], payload]
+    if notify:
+        return [seq, module, ref[1], payload, True]
+    return [seq, module, ref[1], payload]
 
 
 #: The function ``Executor.map`` runs for a chunk: ``run_chunk(module, qualname, columns)``.
@@ -124,13 +160,17 @@ def encode_request(
     args: tuple[object, ...],
     kwargs: dict[str, Any],
     codec: str,
+    *,
+    fn: Callable[..., object] | None = None,
+    notify: bool = False,
 ) -> bytes:
-    """The encoded request for ``ref(*args, **kwargs)``.
+    """The encoded request for ``ref(*args, **kwargs)`` (``fn`` and ``notify`` as for
+    :func:`encode_call`).
 
     An :class:`~spawn.EncodeError` names what the user sent (``the argument 2 of
     work.f``), not its place in the request.
     """
-    request = encode_call(seq, ref, args, kwargs, codec)
+    request = encode_call(seq, ref, args, kwargs, codec, fn=fn, notify=notify)
     try:
         return coder.encode(request)
     except EncodeError as exc:
@@ -171,16 +211,17 @@ def decode_reply(parsed: tuple[bool, object], codec: str) -> object:
     raise rebuild_error(value, codec)
 
 
-def rebuild_error(box: object, codec: str) -> BaseException:
+def rebuild_error(box: object, codec: str, *, base: bool = False) -> BaseException:
     """A boxed remote exception as the caller sees it.
 
     An :class:`Exception` of a built-in type (or of :mod:`spawn`) is rebuilt as
     itself from its arguments, with the :class:`RemoteError` as ``__cause__``;
     with the pickle codec any exception that unpickles is. Others stay boxed.
+    With ``base``, so are :class:`BaseException` types such as :class:`SystemExit`.
     """
-    if type(box) is not list or len(box) != 6:
+    if type(box) is not list or len(box) not in (6, 7):
         raise ProtocolError(f"malformed error box: {box!r:.200}")
-    type_name, message, traceback, pid, args, pickled = box
+    type_name, message, traceback, pid, args, pickled = box[:6]
     if not (isinstance(type_name, str) and isinstance(message, str)):
         raise ProtocolError(f"malformed error box: {box!r:.200}")
     remote = RemoteError(type_name, message, str(traceback), pid if isinstance(pid, int) else 0)
@@ -190,21 +231,21 @@ def rebuild_error(box: object, codec: str) -> BaseException:
             candidate = pickle.loads(pickled)
         except Exception:
             candidate = None
-        if isinstance(candidate, Exception):
+        if isinstance(candidate, BaseException if base else Exception):
             rebuilt = candidate
     if rebuilt is None:
-        rebuilt = _rebuild_known(type_name, message, args)
+        rebuilt = _rebuild_known(type_name, message, args, base)
     if rebuilt is None:
         return remote
     rebuilt.__cause__ = remote
     return rebuilt
 
 
-def _rebuild_known(type_name: str, message: str, args: object) -> BaseException | None:
+def _rebuild_known(type_name: str, message: str, args: object, base: bool) -> BaseException | None:
     module, _, name = type_name.rpartition(".")
     source = {"builtins": builtins, "spawn._exceptions": _exceptions}.get(module)
     cls = getattr(source, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+    if not (isinstance(cls, type) and issubclass(cls, BaseException if base else Exception)):
         return None
     try:
         return cls(*args) if isinstance(args, list) else cls(message)

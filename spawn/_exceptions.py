@@ -104,12 +104,29 @@ class WorkerDied(SpawnError):
         self.returncode = returncode
 
 
+class RemoteTraceback(Exception):
+    """The traceback text of an exception raised in a worker, as a link of a cause chain.
+
+    A :class:`RemoteError` has one as its ``__cause__``, so that the remote
+    traceback prints above the local one, as the stdlib's process pool prints it.
+    """
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.tb.rstrip()}\n"""'
+
+
 class RemoteError(SpawnError):
     """An exception raised in a worker, boxed: type name, message, traceback text, pid.
 
     ``pool.run`` raises it for exception types it does not rebuild; an exception of
-    a built-in type is rebuilt as itself with this box as its ``__cause__``, so the
-    remote traceback still prints.
+    a built-in type is rebuilt as itself with this box as its ``__cause__``.
+    ``str()`` is ``"type_name: message"``; the remote traceback is
+    :attr:`traceback`, and a :class:`RemoteTraceback` is this error's ``__cause__``,
+    so it prints with the local traceback.
     """
 
     def __init__(self, type_name: str, message: str, traceback: str, pid: int) -> None:
@@ -118,12 +135,11 @@ class RemoteError(SpawnError):
         self.message = message
         self.traceback = traceback
         self.pid = pid
+        if traceback:
+            self.__cause__ = RemoteTraceback(traceback)
 
     def __str__(self) -> str:
-        text = f"{self.type_name}: {self.message} (in worker pid {self.pid})"
-        if self.traceback:
-            text += "\n\nRemote traceback:\n" + self.traceback.rstrip("\n")
-        return text
+        return f"{self.type_name}: {self.message}"
 
 
 class NotByReference(SpawnError, TypeError):

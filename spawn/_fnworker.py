@@ -4,11 +4,19 @@ It needs no event loop: it blocks on its channel (fd 3), runs each request in
 its main thread and exits when the channel reaches end of file. It imports
 msgpack and nothing of trio; with the ``pickle`` codec, also :mod:`pickle`.
 
-Request: ``[seq, module, qualname, payload]``. Reply: ``[seq, True, result]``
-or ``[seq, False, box]`` with ``box = [type_name, message, traceback, pid,
-args or None, pickled exception or None]``. With the msgpack codec the
-payload is ``[args, kwargs]`` and the result a value; with the pickle codec
-both are pickled bytes.
+Request: ``[seq, module, qualname, payload]``, or with a fifth item (true) for
+a pipelined call that wants start notices. Reply: ``[seq, True, result]`` or
+``[seq, False, box]`` with ``box = [type_name, message, traceback, pid, args
+or None, pickled exception or None]``, and a seventh item ``"request"`` when
+the request itself could not be unpickled. With the msgpack codec the payload
+is ``[args, kwargs]`` and the result a value; with the pickle codec both are
+pickled bytes, and ``module`` may be ``None``: the payload is then the pickled
+``(function, args, kwargs)`` (the function by value, as pickle carries it).
+
+Pipelined calls (see :func:`serve`): a skip ``[seq]`` from the parent withdraws
+a call that has not started (its reply is ``[seq, None, None]``); before it
+starts a call, the worker reports it, as ``[seq]`` or, riding with the reply
+to the call before it, as a fourth item (true) of that reply.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import sys
 
 from ._codec import Codec, Limits
 from ._exceptions import EncodeError, InitializerError
+from ._mainmodule import install_main
 
 TYPE_CHECKING = False  # typing costs a function worker 12 ms; mypy reads this name as usual
 if TYPE_CHECKING:
@@ -29,6 +38,7 @@ EXIT_PROTOCOL = 70
 _CHUNK_REF = ("spawn._fnworker", "run_chunk")  # spawn._calls.CHUNK_REF (it imports pickle)
 _HEADER = 4  # spawn.FRAME_HEADER, which lives with the channel (that imports trio)
 _CHUNK = 65536
+_SKIP = 0x91  # msgpack's array of one item: a skip, [seq]
 
 
 class FrameReader:
@@ -45,6 +55,8 @@ class FrameReader:
         self.frame_timeout = frame_timeout
         self.buffer = bytearray()
         self.chunk = bytearray(_CHUNK)  # reused: a fresh 64 KiB per read costs page faults
+        self.scanned = 0  # how far take_skips has looked into the buffer
+        self.poller: Any = None  # a select.poll on fd, made on first use
 
     def read(self) -> bytes | None:
         """The next frame; ``None`` at end of file between frames."""
@@ -56,9 +68,56 @@ class FrameReader:
             raise EOFError(f"frame of {size} bytes is over the limit")
         if not self._fill(_HEADER + size, deadline):
             raise EOFError("truncated frame")
+        return self._take(size)
+
+    def _take(self, size: int) -> bytes:
         frame = bytes(self.buffer[_HEADER : _HEADER + size])
         del self.buffer[: _HEADER + size]
+        self.scanned = max(0, self.scanned - _HEADER - size)
         return frame
+
+    def buffered(self) -> bytes | None:
+        """The next frame if it is already buffered whole, else ``None`` (never blocks)."""
+        if len(self.buffer) < _HEADER:
+            return None
+        size = int.from_bytes(self.buffer[:_HEADER], "big")
+        if size > self.max_frame:
+            raise EOFError(f"frame of {size} bytes is over the limit")
+        if len(self.buffer) < _HEADER + size:
+            return None
+        return self._take(size)
+
+    def take_skips(self) -> list[bytes]:
+        """Take the buffered skips (one-item arrays) out of turn; each byte is looked at once."""
+        found = []
+        buffer = self.buffer
+        at = self.scanned
+        while len(buffer) - at >= _HEADER:
+            end = at + _HEADER + int.from_bytes(buffer[at : at + _HEADER], "big")
+            if end > len(buffer):
+                break
+            if end > at + _HEADER and buffer[at + _HEADER] == _SKIP:
+                found.append(bytes(buffer[at + _HEADER : end]))
+                del buffer[at:end]
+            else:
+                at = end
+        self.scanned = at
+        return found
+
+    def poll(self) -> None:
+        """Buffer what has arrived, without blocking (skips sent while a call ran)."""
+        if self.poller is None:
+            import select
+
+            self.poller = select.poll()
+            self.poller.register(self.fd, select.POLLIN)
+        while self.poller.poll(0):
+            count = os.readv(self.fd, [self.chunk])
+            if not count:
+                return  # end of file: the next blocking read reports it
+            self.buffer += memoryview(self.chunk)[:count]
+            if count < _CHUNK:
+                return
 
     def _fill(self, size: int, deadline: list[float]) -> bool:
         while len(self.buffer) < size:
@@ -111,37 +170,76 @@ class FunctionWorker:
         self.functions: dict[tuple[str, str], Callable[..., Any]] = {}
         self.pid = os.getpid()
         self.initializer: list[Any] | None = config.get("initializer")
+        self.authkey: bytes | None = config.get("authkey")
         self.broken = False  # the initializer failed: answer, then exit
+        install_main(config.get("main"))
 
-    def handle(self, frame: bytes) -> bytes:
-        request = self.codec.decode(frame)
-        if type(request) is not list or len(request) != 4:
-            raise EOFError("malformed request")
-        seq, module, qualname, payload = request
+    def handle(self, request: list[Any]) -> bytes:
+        """The encoded reply to ``request``, a decoded ``[seq, module, qualname, payload, ...]``."""
+        reply = self._reply(request)
+        try:
+            return self.codec.encode(reply)
+        except EncodeError as exc:
+            if reply[1] is not True:
+                raise
+            seq, module, qualname, payload = request[:4]
+            if (module, qualname) == _CHUNK_REF:  # a map chunk: name the user's function
+                user_module, user_qualname = payload[0][:2]
+                named = exc.naming(f"the result of {user_module}.{user_qualname}", 2)
+            else:
+                name = f"{module}.{qualname}" if module is not None else str(qualname)
+                named = exc.naming(f"the result of {name}", 1)
+            error = EncodeError(
+                f'{named}; use codec="pickle" or return plain data',
+                reason=named.reason,
+                path=named.path,
+            )
+            return self.codec.encode([seq, False, self._box(error)])
+
+    def _reply(self, request: list[Any]) -> list[object]:
+        seq, module, qualname, payload = request[:4]
         if self.initializer is not None:
             failure = self._initialize(self.initializer)
             self.initializer = None
             if failure is not None:
                 self.broken = True
-                return self.codec.encode([seq, False, self._box(failure)])
+                return [seq, False, self._box(failure)]
         try:
-            function = self._resolve(module, qualname)
-            args, kwargs = self._args(payload)
+            function, args, kwargs = self._call(module, qualname, payload)
+        except BaseException as exc:  # a request that does not unpickle: the caller is told
+            return [seq, False, [*self._box(exc), "request"]]
+        try:
             result: object = function(*args, **kwargs)
             if self.pickle:
                 import pickle
 
-                result = pickle.dumps(result)
+                result = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # the caller gets it, as ProcessPoolExecutor does
-            return self.codec.encode([seq, False, self._box(exc)])
-        try:
-            return self.codec.encode([seq, True, result])
-        except EncodeError as exc:  # path: [2] is the result; [2][i] in a map chunk's
-            if (module, qualname) == _CHUNK_REF:
-                error = exc.naming(f"the result of {args[0]}.{args[1]}", 2)
-            else:
-                error = exc.naming(f"the result of {module}.{qualname}", 1)
-            return self.codec.encode([seq, False, self._box(error)])
+            return [seq, False, self._box(exc)]
+        return [seq, True, result]
+
+    def _call(
+        self, module: str | None, qualname: str, payload: Any
+    ) -> tuple[Callable[..., Any], list[Any], dict[str, Any]]:
+        if not self.pickle:
+            args, kwargs = payload
+            return self._resolve(module or "", qualname), args, kwargs
+        import pickle
+
+        if self.authkey is not None and b"multiprocessing" in payload:
+            self._adopt_authkey(self.authkey)
+        if module is None:
+            function, args, kwargs = pickle.loads(payload)
+            return function, args, kwargs
+        args, kwargs = pickle.loads(payload)
+        return self._resolve(module, qualname), list(args), kwargs
+
+    def _adopt_authkey(self, authkey: bytes) -> None:
+        """Take the parent's multiprocessing authkey, so its Manager proxies authenticate."""
+        import multiprocessing.process as mp_process
+
+        mp_process.current_process().authkey = authkey
+        self.authkey = None
 
     def _resolve(self, module: str, qualname: str) -> Callable[..., Any]:
         key = (module, qualname)
@@ -150,21 +248,20 @@ class FunctionWorker:
             function = self.functions[key] = resolve_ref(module, qualname)
         return function
 
-    def _args(self, payload: Any) -> tuple[list[Any], dict[str, Any]]:
-        if self.pickle:
-            import pickle
-
-            args, kwargs = pickle.loads(payload)
-            return list(args), kwargs
-        args, kwargs = payload
-        return args, kwargs
-
     def _initialize(self, initializer: list[Any]) -> InitializerError | None:
         """Run the pool's initializer once, before the first call; the error if it fails."""
         module, qualname, payload = initializer
         try:
-            args, _ = self._args(payload if self.pickle else self.codec.decode(payload))
-            resolve_ref(module, qualname)(*args)
+            if self.pickle:
+                import pickle
+
+                if self.authkey is not None and b"multiprocessing" in payload:
+                    self._adopt_authkey(self.authkey)
+                function, args = pickle.loads(payload)
+            else:
+                function = resolve_ref(module, qualname)
+                args, _ = self.codec.decode(payload)  # type: ignore[misc]
+            function(*args)
         except BaseException as exc:  # reported to the caller of the first call
             import traceback
 
@@ -189,8 +286,8 @@ class FunctionWorker:
             import pickle
 
             try:
-                pickled = pickle.dumps(exc)
-            except Exception:
+                pickled = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:  # an exception that cannot travel travels boxed
                 pickled = None
         return [f"{cls.__module__}.{cls.__qualname__}", str(exc), text, self.pid, args, pickled]
 
@@ -224,6 +321,12 @@ def run_chunk(module: str, qualname: str, columns: list[list[Any]]) -> list[Any]
     return [fn(*args) for args in zip(*columns, strict=True)]
 
 
+def run_calls(fn: Callable[..., Any], columns: list[list[Any]]) -> list[Any]:
+    """``[fn(*args) for args in zip(*columns)]``: a chunk of ``Executor.map`` with pickle,
+    where ``fn`` travels by value."""
+    return [fn(*args) for args in zip(*columns, strict=True)]
+
+
 def main(fd: int, config: dict[str, Any]) -> int:
     """Serve calls on ``fd`` until end of file (exit 0) or a protocol error (exit 70).
 
@@ -236,11 +339,70 @@ def main(fd: int, config: dict[str, Any]) -> int:
     worker = FunctionWorker(config)
     reader = FrameReader(fd, worker.codec.limits.frame, config.get("frame_timeout", 10.0))
     try:
-        while not worker.broken and (frame := reader.read()) is not None:
-            write_frame(fd, worker.handle(frame))
+        serve(fd, worker, reader)
     except (EOFError, ValueError) as exc:  # DecodeError is a ValueError
         print(f"letitcrash worker {os.getpid()}: protocol error: {exc}", file=sys.stderr)
         return EXIT_PROTOCOL
     except BrokenPipeError:
         return 0
     return 0
+
+
+def serve(fd: int, worker: FunctionWorker, reader: FrameReader) -> None:
+    """Answer requests in order until end of file, or until the initializer failed.
+
+    A plain request is answered at once. A pipelined one (fifth item true) is
+    reported before it starts; its reply waits until the worker knows whether
+    the next call starts at once, so that the start notice rides with it. Skips
+    that arrive before a call starts withdraw it.
+    """
+    codec = worker.codec
+    skipped: set[int] = set()
+    last: bytes | None = None  # the reply to the last pipelined call, not yet sent
+    started = 0  # the seq of the last pipelined call started
+    while not worker.broken:
+        frame = reader.buffered()
+        if frame is None:
+            if last is not None:
+                write_frame(fd, last)
+                last = None
+            frame = reader.read()
+            if frame is None:
+                return
+        request = codec.decode(frame)
+        if type(request) is not list or not 1 <= len(request) <= 5:
+            raise EOFError("malformed request")
+        seq = request[0]
+        if len(request) == 1:  # a skip; one for a call already started comes too late
+            if type(seq) is int and seq > started:
+                skipped.add(seq)
+            continue
+        if len(request) < 4:
+            raise EOFError("malformed request")
+        if len(request) == 4 or not request[4]:
+            if last is not None:
+                write_frame(fd, last)
+                last = None
+            write_frame(fd, worker.handle(request))
+            continue
+        reader.poll()
+        for skip in reader.take_skips():
+            notice = codec.decode(skip)
+            if type(notice) is list and type(notice[0]) is int and notice[0] > started:
+                skipped.add(notice[0])
+        if seq in skipped:
+            skipped.discard(seq)
+            if last is not None:
+                write_frame(fd, last)
+            last = codec.encode([seq, None, None])
+            continue
+        started = seq
+        write_frame(fd, codec.encode([seq]) if last is None else _and_started(last))
+        last = worker.handle(request)
+    if last is not None:
+        write_frame(fd, last)
+
+
+def _and_started(reply: bytes) -> bytes:
+    """``reply`` (an encoded array of three) with a fourth item, true: the next call started."""
+    return b"\x94" + reply[1:] + b"\xc3"

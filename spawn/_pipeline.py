@@ -9,12 +9,13 @@ fair share of the queue, so that a burst spreads over idle workers first.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 import trio
 
-from ._calls import decode_reply, encode_request, parse_reply
+from ._calls import CodecName, decode_reply, encode_request
+from ._channel import Channel
 from ._exceptions import InitializerError, PoolClosed, ProtocolError, SpawnError, WorkerStartError
 from ._supply import CHANNEL_ERRORS, Supply
 from ._worker import Worker
@@ -30,27 +31,54 @@ _INITIALIZER_ERROR: Final = f"{InitializerError.__module__}.{InitializerError.__
 class Job:
     """A call for :meth:`Pool.submit`: ``ref`` (module, qualified name), arguments, callbacks.
 
-    Subclass it and override the three callbacks, which the pool calls in its
-    event loop: :meth:`claim` just before the call is sent (return ``False`` to
-    withdraw it: it is dropped, never run), then exactly one of
-    :meth:`set_result` or :meth:`set_exception`. A job that is never claimed
-    gets neither.
+    Subclass it and override the callbacks, which the pool calls in its event
+    loop: :meth:`claim` just before the call is sent (return ``False`` to
+    withdraw it: it is dropped, never run), :meth:`started` when the worker
+    reports that it started the call, then exactly one of :meth:`set_result`
+    or :meth:`set_exception` (through :meth:`set_reply`, which decodes the
+    worker's answer). A job that is never claimed, or that was withdrawn with
+    :meth:`Pool.withdraw`, gets none of them afterwards.
+
+    With ``fn`` given and a pool whose codec is pickle, the function travels by
+    value (pickled with the arguments: a partial or a bound method can), and
+    ``ref`` only names it in messages.
     """
 
-    __slots__ = ("_frame", "_seq", "args", "kwargs", "ref")
+    __slots__ = ("_channel", "_frame", "_seq", "_withdrawn", "args", "fn", "kwargs", "ref")
 
     def __init__(
-        self, ref: tuple[str, str], args: tuple[object, ...], kwargs: dict[str, object]
+        self,
+        ref: tuple[str, str],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        *,
+        fn: Callable[..., object] | None = None,
     ) -> None:
         self.ref = ref
         self.args = args
         self.kwargs = kwargs
+        self.fn = fn
         self._frame: bytes | None = None  # set once claimed and encoded
         self._seq = 0
+        self._channel: Channel | None = None  # the worker's, while the call is on it
+        self._withdrawn = False
 
     def claim(self) -> bool:
         """Whether the call is still wanted; called once, just before it is sent."""
         return True
+
+    def started(self) -> None:
+        """The worker started the call (it will not be skipped any more)."""
+
+    def set_reply(self, ok: bool, value: object, codec: CodecName) -> None:
+        """The worker's answer: by default decoded, then :meth:`set_result` or
+        :meth:`set_exception` (also with a decoding error)."""
+        try:
+            result = decode_reply((ok, value), codec)
+        except Exception as exc:
+            self.set_exception(exc)
+        else:
+            self.set_result(result)
 
     def set_result(self, value: object) -> None:
         """The call returned ``value``."""
@@ -88,6 +116,15 @@ class Pipeline:
     def close(self) -> None:
         """Fail every queued job still wanted: the pool closes."""
         self._fail_queued(PoolClosed("the pool closed before the call was sent"))
+
+    def withdraw(self, job: Job) -> None:
+        """``job`` is no longer wanted: never sent if queued, skipped by its worker if sent
+        and not started; no callback of it runs afterwards."""
+        job._withdrawn = True
+        channel = job._channel
+        if channel is not None and not self._supply.closed:
+            skip = self._coder.encode([job._seq])
+            self._supply.nursery.start_soon(_send_skip, channel, skip)
 
     def drive_more(self) -> None:
         """Start a driver (one worker each) per queued job while a slot is free."""
@@ -137,9 +174,10 @@ class Pipeline:
                 if not inflight:
                     break
                 answered = self._answer(worker, inflight, await channel.receive_batch())
-                now = trio.current_time()
-                self._per_call += _SMOOTHING * ((now - mark) / answered - self._per_call)
-                mark = now
+                if answered:
+                    now = trio.current_time()
+                    self._per_call += _SMOOTHING * ((now - mark) / answered - self._per_call)
+                    mark = now
                 if worker.broken:  # the initializer failed: it exits, the rest never ran
                     self._requeue(inflight)
                     supply.discard(worker, supply.options.stop_timeout)
@@ -151,14 +189,19 @@ class Pipeline:
                 inflight.append(running)
             error = await supply.died(worker, exc)
             if inflight:
-                inflight.popleft().set_exception(error)
+                running = inflight.popleft()
+                running._channel = None
+                if not running._withdrawn:
+                    running.set_exception(error)
             return
         except BaseException:
             supply.discard(worker, 0)
             raise
         finally:
             for job in inflight:  # only when cancelled or closing
-                job.set_exception(PoolClosed("the pool closed during the call"))
+                job._channel = None
+                if not job._withdrawn:
+                    job.set_exception(PoolClosed("the pool closed during the call"))
         supply.check_in(worker)
 
     def _depth(self, worker: Worker, inflight: deque[Job]) -> int:
@@ -183,13 +226,22 @@ class Pipeline:
         frames: list[bytes] = []
         while count > 0 and jobs:
             job = jobs.popleft()
+            if job._withdrawn:
+                continue
             if job._frame is None:
                 if not job.claim():
                     continue
                 job._seq = seq = next(self._seq)
                 try:
                     job._frame = frame = encode_request(
-                        self._coder, seq, job.ref, job.args, job.kwargs, self._codec
+                        self._coder,
+                        seq,
+                        job.ref,
+                        job.args,
+                        job.kwargs,
+                        self._codec,
+                        fn=job.fn,
+                        notify=True,
                     )
                 except Exception as exc:  # EncodeError, or pickle's errors: nothing sent
                     job.set_exception(exc)
@@ -200,37 +252,51 @@ class Pipeline:
                     )
                     continue
             frames.append(job._frame)
+            job._channel = worker.channel
             inflight.append(job)
             count -= 1
         return frames
 
     def _answer(self, worker: Worker, inflight: deque[Job], replies: list[object]) -> int:
-        """Finish the jobs ``replies`` answer, oldest first; how many.
+        """Finish the jobs ``replies`` answer, oldest first, and report starts; how many
+        were answered.
 
         Stops after an answer that says the worker's initializer failed (the
         worker exits after it), marking the worker broken.
         """
-        for count, reply in enumerate(replies, 1):
+        answered = 0
+        for reply in replies:
             if not inflight:
                 raise ProtocolError(f"a reply to no request: {reply!r:.200}")
-            ok, value = parse_reply(reply, inflight[0]._seq)
+            head = inflight[0]
+            if type(reply) is list and len(reply) == 1 and reply[0] == head._seq:
+                if not head._withdrawn:
+                    head.started()  # a start notice of its own
+                continue
+            ok, value, next_started = _parse_reply(reply, head._seq)
             job = inflight.popleft()
-            worker.tasks += 1
-            try:
-                result = decode_reply((ok, value), self._codec)
-            except Exception as exc:
-                job.set_exception(exc)
+            job._channel = None
+            answered += 1
+            if ok is not None:
+                worker.tasks += 1
+                if not job._withdrawn:
+                    job.set_reply(ok, value, self._codec)
                 if not ok and _is_initializer_error(value):
                     worker.broken = True
-                    return count
-            else:
-                job.set_result(result)
-        return len(replies)
+                    return answered
+            if next_started:
+                if not inflight:
+                    raise ProtocolError(f"a start notice for no request: {reply!r:.200}")
+                if not inflight[0]._withdrawn:
+                    inflight[0].started()
+        return answered
 
     def _requeue(self, jobs: deque[Job]) -> None:
         """Put claimed jobs that never started back at the front of the queue."""
         if self._supply.closed:
             return
+        for job in jobs:
+            job._channel = None
         self._jobs.extendleft(reversed(jobs))
         jobs.clear()
         self.drive_more()
@@ -243,6 +309,26 @@ class Pipeline:
                 job.set_exception(exc)
                 if count is not None:
                     count -= 1
+
+
+async def _send_skip(channel: Channel, frame: bytes) -> None:
+    try:
+        await channel.send_frame(frame)
+    except (*CHANNEL_ERRORS, trio.BusyResourceError):
+        pass  # the worker is gone: its driver sees to the calls it held
+
+
+def _parse_reply(reply: object, seq: int) -> tuple[bool | None, object, bool]:
+    """``(ok, value, next started)`` of a reply to the pipelined request ``seq``;
+    ``ok`` is ``None`` for a call the worker skipped."""
+    if (
+        type(reply) is not list
+        or not 3 <= len(reply) <= 4
+        or reply[0] != seq
+        or reply[1] not in (True, False, None)
+    ):
+        raise ProtocolError(f"reply does not answer request {seq}: {reply!r:.200}")
+    return reply[1], reply[2], len(reply) == 4 and reply[3] is True
 
 
 def _is_initializer_error(box: object) -> bool:

@@ -18,7 +18,7 @@ import itertools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar, TypeVarTuple, Unpack
 
 import trio
 
@@ -32,6 +32,9 @@ from ._supply import CHANNEL_ERRORS, Supply, open_supply
 from ._supply import expired as expired  # the pure pruning rule, tested on its own
 from ._template import FUNCTION_WORKER, EnvChoice, SpawnTemplate, chosen_env
 from ._worker import Worker, function_config
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,9 @@ class Pool(WorkerPool):
     and is replaced. An exception raised by the function arrives as itself for
     built-in types, else as :class:`RemoteError`.
 
-    Pipelining: calls queued with :meth:`submit` cannot be cancelled once sent,
-    so several of them may be in flight on one worker, which runs them in order:
+    Pipelining: calls queued with :meth:`submit` are withdrawn with :meth:`withdraw`
+    (a worker skips one it has not started), so several of them may be in flight
+    on one worker, which reports each start (:meth:`Job.started`) and runs them in order:
     up to 64, about 5 ms of calls at the pace seen so far, and no more than a
     fair share of the queue, so that a burst spreads over idle workers first.
     If the worker dies, the call it was running fails and those behind it, which
@@ -164,7 +168,7 @@ class Pool(WorkerPool):
     def _queued(self) -> int:
         return 0 if self._pipeline is None else len(self._pipeline)
 
-    async def run(self, fn: Callable[..., Any], *args: object) -> Any:
+    async def run(self, fn: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:
         """Run ``fn(*args)`` in a worker and return its result.
 
         ``fn`` travels by reference (module and qualified name) and the arguments
@@ -176,10 +180,10 @@ class Pool(WorkerPool):
 
     async def apply(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[..., T],
         args: Iterable[object] = (),
         kwargs: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> T:
         """Like :meth:`run`, with keyword arguments (as ``multiprocessing.Pool.apply``)."""
         self._functions()
         seq = next(self._seq)
@@ -195,7 +199,7 @@ class Pool(WorkerPool):
             reply = await self._call(frame, seq)
         finally:
             supply.release_slot()
-        return decode_reply(reply, self._codec)
+        return decode_reply(reply, self._codec)  # type: ignore[return-value]
 
     async def _call(self, frame: bytes, seq: int) -> tuple[bool, object]:
         supply = self._supply
@@ -233,6 +237,17 @@ class Pool(WorkerPool):
         at once if the pool is closed.
         """
         self._functions().submit(jobs)
+
+    def withdraw(self, job: Job) -> None:
+        """``job``, submitted earlier, is no longer wanted; call it from the pool's event loop.
+
+        A job still queued is never sent; one sent to a worker that has not
+        started it is skipped by that worker (a skip that arrives after the start
+        comes too late: the call runs, and its outcome is dropped). Either way no
+        callback of ``job`` runs afterwards.
+        """
+        if self._pipeline is not None:
+            self._pipeline.withdraw(job)
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import marshal
 import os
+import pickle
 import socket
 import sys
 import time
@@ -25,10 +26,11 @@ from typing import Final
 
 import trio
 
-from ._calls import CodecName, encode_call, function_ref
+from ._calls import CodecName, describe, encode_call, function_ref
 from ._channel import FRAME_TIMEOUT, Channel, Coder, SocketStream
 from ._codec import Codec, Limits
 from ._exceptions import WorkerStartError
+from ._mainmodule import main_spec
 from ._process import KILL_REAP_TIMEOUT, Process
 from ._template import CHANNEL_FD, SpawnTemplate
 
@@ -49,7 +51,11 @@ def function_config(
     """The ``config`` a function worker's template carries.
 
     ``initializer(*initargs)`` runs in each worker before its first call; the
-    arguments travel encoded with ``codec`` (the config itself goes by marshal).
+    arguments travel encoded with ``codec`` (the config itself goes by marshal),
+    and with pickle the initializer too, by value. Workers learn where this
+    process's ``__main__`` comes from (see :mod:`spawn._mainmodule`); with
+    pickle they also get its multiprocessing authkey, so that Manager proxies
+    passed to them authenticate (it travels only over the worker's channel).
     ``frame_timeout`` is the worker's deadline for the rest of a frame begun.
     """
     lim = limits or Limits()
@@ -57,11 +63,19 @@ def function_config(
         "codec": codec,
         "limits": (lim.frame, lim.string, lim.container, lim.depth),
         "frame_timeout": float(frame_timeout),
+        "main": main_spec(),
     }
+    if codec == "pickle":
+        import multiprocessing.process
+
+        config["authkey"] = bytes(multiprocessing.process.current_process().authkey)
     if initializer is not None:
-        module, qualname = function_ref(initializer)
-        payload = encode_call(0, (module, qualname), tuple(initargs), {}, codec)[3]
-        if codec != "pickle":
+        if codec == "pickle":
+            module, qualname = describe(initializer)
+            payload: object = pickle.dumps((initializer, tuple(initargs)), pickle.HIGHEST_PROTOCOL)
+        else:
+            module, qualname = function_ref(initializer, script_main=True)
+            payload = encode_call(0, (module, qualname), tuple(initargs), {}, codec)[3]
             payload = Codec(limits=lim).encode(payload)
         config["initializer"] = [module, qualname, payload]
     return config

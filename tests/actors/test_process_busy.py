@@ -96,7 +96,9 @@ class Busy(Actor):
         answers: list[Any] = []
 
         async def ask(gate: ActorRef) -> None:
-            answers.append(await gate.call("hold", timeout=LONG))
+            answer = await gate.call("hold", timeout=LONG)
+            answers.append(answer)
+            await self.recorder.cast(("answered", answer))
 
         async with trio.open_nursery() as nursery:
             for gate in gates:
@@ -171,16 +173,22 @@ async def test_a_handler_calls_an_actor_in_the_root_and_one_in_another_worker(
         here = await runtime.spawn(Gate)
         there = await runtime.spawn(Gate, placement="process")
         pids = {"here": os.getpid(), "there": 0}
-        for first, second in (("there", "here"), ("here", "there")):
+        for round, (first, second) in enumerate((("there", "here"), ("here", "there"))):
             gates = {"here": here, "there": there}
             answers: list[object] = []
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_call_into, busy, ("ask both", [here, there]), answers)
                 # both calls of the handler are held: it asked both before either answered
                 pids = {name: await gate.call("held", timeout=LONG) for name, gate in gates.items()}
-                for name in (first, second):
-                    assert await gates[name].call(("release", name), timeout=LONG) == "released"
-            assert answers == [[first, second]]  # each reply reached it as soon as it was sent
+                for index, name in enumerate((first, second)):
+                    value = f"{name} {round}"
+                    assert await gates[name].call(("release", value), timeout=LONG) == "released"
+                    # the handler has this reply before the next gate is released
+                    events = await recorder.call(2 * round + index + 1, timeout=LONG)
+                    assert events[-1] == ("answered", value)
+            assert answers == [
+                [f"{first} {round}", f"{second} {round}"]
+            ]  # each reply reached it as soon as it was sent
         assert pids["here"] == os.getpid()
         assert pids["there"] != os.getpid()
         leaks.watch(pids["there"])

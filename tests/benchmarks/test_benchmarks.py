@@ -37,8 +37,8 @@ EXPECTED = {
         },
         "warm_call": {OURS, "trio-parallel", "ProcessPoolExecutor"},
         "spawn_parent_rss 0.1GB": {OURS, "fork"},
-        "executor_small_tasks": {OURS, "ProcessPoolExecutor"},
-        "executor_map_chunked": {OURS, "ProcessPoolExecutor"},
+        "executor_small_tasks": {OURS, f"{OURS} codec=msgpack", "ProcessPoolExecutor"},
+        "executor_map_chunked": {OURS, f"{OURS} codec=msgpack", "ProcessPoolExecutor"},
     },
     "ipc": {
         scenario: ROUND_TRIP_SUBJECTS

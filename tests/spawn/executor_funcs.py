@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
 import time
+from typing import Any
 
 INITIALIZER_STATUS = "uninitialized"
 
@@ -86,3 +88,65 @@ def touch_sleep_return(path: str, t: float, value: object) -> object:
     """Write this worker's pid into ``path`` (so the test knows the call runs), then sleep."""
     touch(path)
     return sleep_return(t, value)
+
+
+LAMBDA = lambda: 0  # noqa: E731 - a lambda at module level, which pickle refuses too
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """A user's result type, which msgpack cannot carry and pickle can."""
+
+    value: int
+
+
+def make_result(value: int) -> Result:
+    return Result(value)
+
+
+class AppError(Exception):
+    """A user's exception type, caught with ``except AppError`` in the parent."""
+
+
+def raise_app_error(message: str) -> None:
+    raise AppError(message)
+
+
+class Scaler:
+    """A module-level object whose bound method and classmethod travel by value."""
+
+    factor = 10
+
+    def __init__(self, factor: int) -> None:
+        self.instance_factor = factor
+
+    def scale(self, x: int) -> int:
+        return x * self.instance_factor
+
+    @classmethod
+    def scale_by_class(cls, x: int) -> int:
+        return x * cls.factor
+
+
+def raise_base(kind: str) -> None:
+    raise {"exit": SystemExit, "interrupt": KeyboardInterrupt}[kind](kind)
+
+
+class ExitOnUnpickle:
+    """A value whose unpickling raises SystemExit (in the parent, for a result)."""
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return sys.exit, (3,)
+
+
+def return_exit_on_unpickle() -> ExitOnUnpickle:
+    return ExitOnUnpickle()
+
+
+def set_event(event: Any) -> bool:
+    event.set()
+    return True
+
+
+def put_in(queue: Any, value: object) -> None:
+    queue.put(value)

@@ -33,9 +33,12 @@ UNHASHABLE = Unhashable()
 async def test_an_unhashable_callable_is_refused_as_the_executor_refuses_it(
     leaks: LeakCheck,
 ) -> None:
-    """``pool.run`` says why the callable cannot travel (with the fix), as the Executor
+    """``pool.run`` says why the callable cannot travel (with the fix), as the msgpack Executor
     does, instead of a bare "unhashable type"; nothing is started for it."""
-    with Executor(max_workers=1) as executor, pytest.raises(NotByReference) as refused:
+    with (
+        Executor(max_workers=1, codec="msgpack") as executor,
+        pytest.raises(NotByReference) as refused,
+    ):
         executor.submit(UNHASHABLE)
     with trio.fail_after(DEADLINE):
         async with open_pool(max_workers=1, spares=0) as pool:

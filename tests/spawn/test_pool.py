@@ -252,6 +252,7 @@ async def test_codec_errors_name_what_the_user_sent(leaks: LeakCheck) -> None:
                 await pool.run(workload.a_set)
             assert str(result.value) == (
                 f"the result of tests.spawn.workload.a_set cannot be sent: {set_reason}"
+                '; use codec="pickle" or return plain data'
             )
             assert await pool.run(workload.pid) == pid
 

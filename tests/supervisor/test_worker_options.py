@@ -64,7 +64,7 @@ def test_a_local_class_cannot_be_placed_in_a_process() -> None:
 
     error = refused(ChildSpec("local", Local, placement="process"))
     assert (error.child_id, error.field) == ("local", "start")
-    assert "is a local function" in error.problem
+    assert "is a local class" in error.problem
     check_supervisor(Supervisor(children=[ChildSpec("local", Local)]))  # fine as a task
 
 
