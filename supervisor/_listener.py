@@ -3,9 +3,10 @@
 ``listener(id, handler)`` is a child spec. Under it, a supervisor holds two children
 (rest-for-one, in this order): ``connections``, a dynamic supervisor whose temporary
 children each serve one connection with ``await handler(stream, *args)``, and
-``acceptor``, which binds the socket and starts a connection child per accepted
-stream. A handler that raises crashes its own child only: its connection closes, the
-crash is reported, the listener and the other connections keep running. The acceptor
+``acceptor``, which binds the socket and hands each accepted stream to a connection
+child started ahead of it (one waits for the next client). A handler that raises
+crashes its own child only: its connection closes, the crash is reported, the
+listener and the other connections keep running. The acceptor
 can restart and leave open connections running; stopping the listener stops the
 acceptor first (the listening socket closes), then gives each open connection its
 ``connection_shutdown`` budget, then kills what is left. Every stream is closed when
@@ -43,7 +44,18 @@ from typing import Any, Final
 
 import trio
 
-from actors import NORMAL, Actor, Caller, CallResult, InfoResult, NoReply, Reply, Stop
+from actors import (
+    NORMAL,
+    Actor,
+    ActorRef,
+    Caller,
+    CallResult,
+    Down,
+    InfoResult,
+    NoReply,
+    Reply,
+    Stop,
+)
 
 from ._exceptions import InvalidSpec
 from ._handles import SupervisorHandle
@@ -213,13 +225,19 @@ class _Acceptor(Actor):
 
     async def _serve(self, listener: trio.SocketListener, address: Address, slots: _Slots) -> None:
         inode = os.stat(address).st_ino if isinstance(address, str) else None
+        spare: _Handoff | None = None
         try:
             while True:
                 await slots.acquire()
                 handed = False
                 try:
+                    if spare is None or not spare.waiting:
+                        spare = await self._spare()  # started ahead: a stream waits for no start
                     stream = await listener.accept()
-                    handed = await self._start(stream)
+                    handed = spare.give(stream)  # no checkpoint since the accept: nothing lost
+                    spare = None
+                    if not handed:  # that spare ended meanwhile: one more, for this stream
+                        handed = await self._hand_over(stream)
                 except OSError as exc:
                     if exc.errno not in _RESOURCE_ERRORS:
                         raise
@@ -233,20 +251,21 @@ class _Acceptor(Actor):
             if isinstance(address, str):
                 _unlink_own(address, inode)
 
-    async def _start(self, stream: trio.SocketStream) -> bool:
-        """Hand ``stream`` to a new connection child, which then holds its slot."""
-        # Shielded (the call has its own timeout): once asked, the supervisor may start the
-        # child with the stream, so an acceptor killed meanwhile must not close it.
-        with trio.CancelScope(shield=True):
-            try:
-                ref = await self.connections.start_child(stream, *self.args)
-            except Exception:
+    async def _spare(self) -> _Handoff:
+        """A connection child started ahead of its stream, waiting for it."""
+        handoff = _Handoff()
+        await self.connections.start_child(handoff, self.ref, *self.args)
+        return handoff
+
+    async def _hand_over(self, stream: trio.SocketStream) -> bool:
+        """Give ``stream`` to a new connection child, which then holds its slot."""
+        handed = False
+        try:
+            handed = (await self._spare()).give(stream)
+        finally:
+            if not handed:
                 await trio.aclose_forcefully(stream)
-                raise
-        if ref is None:  # cannot happen for our own connection actor; kept honest
-            await trio.aclose_forcefully(stream)
-            return False
-        return True
+        return handed
 
     async def handle_call(self, request: Any, caller: Caller) -> CallResult:
         if request == _ADDRESS:
@@ -311,6 +330,30 @@ def _unlink_own(path: str, inode: int | None) -> None:
 # -- one connection ---------------------------------------------------------------
 
 
+class _Handoff:
+    """Where the acceptor gives an accepted stream to a connection child started ahead.
+
+    The child is started before its client arrives (as a pool keeps a warm worker), so
+    an accepted stream reaches its handler in one task switch, not after a start.
+    """
+
+    __slots__ = ("given", "stream", "waiting")
+
+    def __init__(self) -> None:
+        self.given = trio.Event()
+        self.stream: trio.SocketStream | None = None
+        self.waiting = True  # until the child takes a stream, or ends without one
+
+    def give(self, stream: trio.SocketStream) -> bool:
+        """Hand ``stream`` over; False if the child has ended (the caller keeps it)."""
+        if not self.waiting:
+            return False
+        self.waiting = False
+        self.stream = stream
+        self.given.set()
+        return True
+
+
 class _Done:
     __slots__ = ()
 
@@ -319,25 +362,43 @@ _DONE: Final = _Done()
 
 
 class _Connection(Actor):
-    """Serves one stream with the handler, in an owned task; the stream closes with it."""
+    """Waits for its stream, then serves it with the handler in an owned task.
+
+    The stream closes, and its slot frees, when the task ends, however it ends. A
+    child still waiting when its acceptor ends stops: no stream will come.
+    """
 
     async def init(
-        self, handler: Handler, slots: _Slots, stream: trio.SocketStream, *args: Any
+        self,
+        handler: Handler,
+        slots: _Slots,
+        handoff: _Handoff,
+        acceptor: ActorRef,
+        *args: Any,
     ) -> None:
+        self.handoff = handoff
+        self.monitor(acceptor)
         name = getattr(handler, "__qualname__", None)
-        self.start_soon(self._serve, handler, slots, stream, args, name=name)
+        self.start_soon(self._serve, handler, slots, handoff, args, name=name)
 
     async def _serve(
-        self, handler: Handler, slots: _Slots, stream: trio.SocketStream, args: tuple[Any, ...]
+        self, handler: Handler, slots: _Slots, handoff: _Handoff, args: tuple[Any, ...]
     ) -> None:
         try:
-            await handler(stream, *args)
+            await handoff.given.wait()
+            assert handoff.stream is not None
+            await handler(handoff.stream, *args)
         finally:
-            slots.release()  # first: the close below may raise Cancelled
-            await trio.aclose_forcefully(stream)
+            handoff.waiting = False
+            stream = handoff.stream
+            if stream is not None:
+                slots.release()  # first: the close below may raise Cancelled
+                await trio.aclose_forcefully(stream)
         self.ref.send_nowait(_DONE)
 
     async def handle_info(self, message: Any) -> InfoResult:
         if message is _DONE:
             return Stop(NORMAL)
+        if isinstance(message, Down) and self.handoff.waiting:
+            return Stop(NORMAL)  # a spare whose acceptor is gone
         return NoReply()
