@@ -28,7 +28,7 @@ from supervisor import (
     listener_address,
     open_tree,
 )
-from tests.support import run_python
+from tests.support import eventually, run_python
 
 from .workers import Worker
 
@@ -60,6 +60,10 @@ async def connect(root: SupervisorHandle, path: str = "echo") -> trio.SocketStre
 async def ask(stream: trio.SocketStream, data: bytes) -> bytes:
     await stream.send_all(data)
     return await stream.receive_some(len(data))
+
+
+async def _active_is(root: SupervisorHandle, count: int) -> bool:
+    return await connections(root) == count
 
 
 async def connections(root: SupervisorHandle) -> int:
@@ -160,6 +164,11 @@ async def test_an_acceptor_restart_keeps_connections_and_port(runtime: Runtime) 
             assert await listener_address(root.supervisor("echo")) == address
             assert root.child("echo/acceptor").whereis() not in (None, first)
             assert await ask(open_one, b"still here") == b"still here"
+            # the child that waited for the dead acceptor's next client has stopped:
+            # the open connection and the new acceptor's waiting child are left
+            await eventually(
+                lambda: _active_is(root, 2), what="the old waiting child to stop", timeout=DEADLINE
+            )
             again = await connect(root)
             assert await ask(again, b"new") == b"new"
             for stream in (open_one, again):
