@@ -27,8 +27,22 @@ def ask(sock: socket.socket, data: bytes) -> bytes:
     return sock.recv(100)
 
 
+class _OnPause(logging.Handler):
+    """Sets ``event`` at the acceptor's first "accept failed, pausing" report."""
+
+    def __init__(self, event: trio.Event) -> None:
+        super().__init__()
+        self.event = event
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "accept failed, pausing" in record.getMessage():
+            self.event.set()  # logged from the acceptor's task, on the trio thread
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.ERROR, format="%(name)s %(message)s")
+    paused = trio.Event()
+    logging.getLogger("supervisor").addHandler(_OnPause(paused))
     spec = Supervisor(children=[listener("echo", echo)])
     async with open_runtime() as runtime, open_tree(spec, runtime=runtime) as root:
         address = await listener_address(root.supervisor("echo"))
@@ -45,7 +59,8 @@ async def main() -> None:
             )
             await trio.to_thread.run_sync(second.connect, address)  # the backlog completes it
             second.sendall(b"two")
-            await trio.sleep(0.5)  # accept fails with EMFILE meanwhile, pausing each time
+            with trio.fail_after(30):
+                await paused.wait()  # the acceptor logged an accept failed with EMFILE
             print("acceptor restarted:", root.child("echo/acceptor").whereis() != acceptor)
             first.close()  # frees an fd: the second connection can be accepted
             answer = await trio.to_thread.run_sync(second.recv, 100)
