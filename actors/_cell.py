@@ -27,6 +27,13 @@ if TYPE_CHECKING:
     from ._persisted import Persistence
 
 
+def reported_by(link: Cell | None) -> bool:
+    """Whether an actor started linked to ``link`` has its crash logged there (by a
+    supervisor, :attr:`Actor.reports_child_exits`), not by the runtime as well."""
+    actor = getattr(link, "actor", None)
+    return bool(getattr(actor, "reports_child_exits", False))
+
+
 class Cell:
     """Everything the kernel knows of one incarnation; it dies with the actor."""
 
@@ -41,6 +48,7 @@ class Cell:
         "pending",
         "reason",
         "ref",
+        "reported",
         "started",
         "stop_reason",
         "task",
@@ -62,6 +70,7 @@ class Cell:
         self.watching: dict[MonitorRef, Cell] = {}  # monitors this actor holds -> target
         self.pending: set[Caller] = set()  # calls to this actor not answered yet
         self.groups: dict[str, int] = {}  # group -> times joined
+        self.reported = False  # its crash is logged by the actor that started it (reported_by)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.ref}>"

@@ -17,7 +17,7 @@ import trio
 
 from ._behaviour import Actor, Ignore, NoReply, Reply, Stop, bind, invalid_return
 from ._calls import Caller
-from ._cell import Cell, LocalCell
+from ._cell import Cell, LocalCell, reported_by
 from ._exceptions import InitError, StartIgnored
 from ._kernel import Kernel
 from ._mailbox import CALL, CAST, Mailbox
@@ -65,6 +65,7 @@ class LocalSpawner:
         cell = LocalCell(ref, actor, Mailbox(bound))
         bind(actor, cell, self._runtime)
         cell.persist = persist
+        cell.reported = reported_by(link) or not self.log_crashes  # logged elsewhere
         if name is not None:
             self._kernel.register(name, cell)
         self._kernel.add(cell)
@@ -113,7 +114,7 @@ class LocalSpawner:
         finally:
             await end_all_after_kill(cell)
             reason = cell.reason
-            if cell.started and isinstance(reason, Crash) and self.log_crashes:
+            if cell.started and isinstance(reason, Crash) and not cell.reported:
                 logger.error(
                     "%r (%s) crashed: %s",
                     cell.ref,

@@ -204,7 +204,7 @@ class Router:
     def _proxy_exited(self, cell: ProxyCell, reason: ExitReason, *, node_down: bool) -> None:
         self._kernel.exit_proxy(cell, reason, node_down=node_down)
         if cell.host is not None:
-            if isinstance(reason, Crash):  # its worker does not log it: it is logged here
+            if isinstance(reason, Crash) and not cell.reported:  # its worker does not log it
                 logger.error(
                     "%r (in a worker process) crashed: %s",
                     cell.ref,

@@ -12,11 +12,9 @@
 >>> trio.run(main)
 hi
 
-A :class:`Runtime` is made of parts that each own one thing: the kernel
-(actors, names, links, monitors, exits), the behaviour loop of local actors,
-the call deadlines, and, once an actor is placed in a process, the root's
-worker set with its router. They talk through each other's methods; this
-facade is what users see.
+A :class:`Runtime` is made of parts that each own one thing: the kernel (actors, names,
+links, monitors, exits), the behaviour loop of local actors, the call deadlines, and, once
+an actor is placed in a process, the root's worker set with its router: this facade.
 """
 
 from __future__ import annotations
@@ -86,9 +84,7 @@ class Runtime:
         self._kernel = kernel = Kernel(self.node, self)
         self.groups = kernel.groups
         self._nursery = nursery
-        self._prepare: Callable[[object], object] | None = (
-            self._round_trip if encode_messages else None
-        )
+        self._prepare = self._round_trip if encode_messages else None
         self._mailbox_size = check_mailbox_size(mailbox_size)
         self._max_workers = max_workers
         defaults = placed_options("process", worker_options)
@@ -397,18 +393,22 @@ class Runtime:
 
     # -- closing --------------------------------------------------------------
 
-    async def aclose(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
-        """Stop every actor (newest first, all within ``timeout``), then refuse new ones."""
+    async def aclose(
+        self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT, *, kill: bool = False
+    ) -> None:
+        """Stop every actor (newest first, all within ``timeout``), then refuse new ones;
+        with ``kill=True``, kill every actor at once (no ``terminate`` runs)."""
         self._open = False
         cells: list[Cell] = list(self._kernel.local_cells())
         workers = self._workers
         if workers is not None:
             cells += workers.actors()  # actors this runtime placed in workers
-        for cell in cells:
-            cell.request_stop(SHUTDOWN)
-        with trio.move_on_after(timeout):
+        if not kill:
             for cell in cells:
-                await cell.done.wait()
+                cell.request_stop(SHUTDOWN)
+            with trio.move_on_after(timeout):
+                for cell in cells:
+                    await cell.done.wait()
         for cell in cells:
             if not cell.exited:
                 cell.kill()

@@ -29,7 +29,7 @@ from spawn import (
 )
 
 from . import _frames as frames
-from ._cell import Cell
+from ._cell import Cell, reported_by
 from ._exceptions import InitError, NotRunning, StartIgnored
 from ._kernel import Kernel
 from ._link import NodeLink
@@ -66,6 +66,7 @@ class _Pending:
     """A spawn request waiting for its worker's answer."""
 
     node: str
+    reported: bool  # its crash is logged by its supervisor (reported_by)
     done: trio.Event = field(default_factory=trio.Event)
     cell: ProxyCell | None = None
     error: BaseException | None = None
@@ -234,7 +235,7 @@ class WorkerSet:
         if pool is not None:
             pool.preload(ref[0])  # the next spares import it before they are needed
         request = next(self._ids)
-        pending = self._pending[request] = _Pending(handle.node)
+        pending = self._pending[request] = _Pending(handle.node, reported_by(link))
         link_ref = None if link is None else link.ref
         node = self._kernel.node
         try:
@@ -265,6 +266,7 @@ class WorkerSet:
             cell = self._router.proxy(ref, window=bound)
             if cell is not None:
                 cell.host = self
+                cell.reported = pending.reported
                 handle.actors.add(cell)
                 self._owner[cell] = handle
                 pending.cell = cell

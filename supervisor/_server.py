@@ -82,6 +82,7 @@ class SupervisorServer(Actor):
     """Supervises the children of one :class:`Supervisor` spec."""
 
     trap_exits = True
+    reports_child_exits = True  # _report logs a child's crash, once, with its traceback
 
     async def init(self, spec: Supervisor, context: TreeContext) -> None:
         self.state = State(check_supervisor(spec), context.path)
