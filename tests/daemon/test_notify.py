@@ -73,3 +73,15 @@ def test_watchdog_pings_at_half_the_interval(manager: Manager, tmp_path: Path) -
             manager.until("WATCHDOG=1")
         daemon.send(signal.SIGTERM)
         assert daemon.wait() == 0, daemon.text()
+
+
+def test_restarts_become_status_lines(manager: Manager, tmp_path: Path) -> None:
+    with running(
+        "tests.daemon.trees:gives_up", tmp_path, env={"NOTIFY_SOCKET": manager.address}
+    ) as daemon:
+        before = manager.until("READY=1")  # a first restart may come before it
+        statuses = [state for states in before for state in states if state.startswith("STATUS=")]
+        while not any("gave up" in status for status in statuses):
+            statuses += [state for state in manager.next() if state.startswith("STATUS=")]
+        assert any("crasher restarting" in status for status in statuses), statuses
+        assert daemon.wait() == 1
