@@ -22,6 +22,7 @@ from ._ref import ActorRef, MonitorRef
 from ._timers import Timer
 
 if TYPE_CHECKING:
+    from ._aio import AsyncioSide
     from ._behaviour import Actor
     from ._owned import Owned
     from ._persisted import Persistence
@@ -117,7 +118,7 @@ class Cell:
 class LocalCell(Cell):
     """A local actor: its behaviour object, its task and the scopes that stop it."""
 
-    __slots__ = ("actor", "init_failure", "life", "loop", "owned", "persist", "timers")
+    __slots__ = ("actor", "aio", "init_failure", "life", "loop", "owned", "persist", "timers")
 
     def __init__(self, ref: ActorRef, actor: Actor, mailbox: Mailbox) -> None:
         super().__init__(ref, mailbox)
@@ -128,6 +129,7 @@ class LocalCell(Cell):
         self.loop: trio.CancelScope | None = None  # cancelled by a stop request
         self.timers: set[Timer] = set()
         self.persist: Persistence | None = None  # a persistent actor's commits
+        self.aio: AsyncioSide | None = None  # an asyncio actor's side of the bridge
 
     def __repr__(self) -> str:
         return f"<LocalCell {self.ref} {type(self.actor).__qualname__}>"
@@ -151,3 +153,5 @@ class LocalCell(Cell):
     def kill(self) -> None:
         if self.life is not None:
             self.life.cancel()
+        if self.aio is not None:
+            self.aio.abandon()  # a trio task waiting for an asyncio one waits no more

@@ -110,3 +110,10 @@ class SnapshotTooNew(StateError):
 class NoStateStore(ActorError, ValueError):
     """Raised by ``spawn`` for a :class:`~actors.Persistent` actor when the runtime has
     no store (``open_runtime(store=...)``), or when no key was given."""
+
+
+class NoHostLoop(ActorError, TypeError):
+    """Raised by ``spawn`` when an :class:`~actors.AsyncioActor` is placed as a task in a
+    trio run that has no asyncio host loop: run the tree with
+    :func:`~actors.run_on_uvloop`, or place the actor in a process (its worker then
+    runs on uvloop)."""

@@ -29,11 +29,13 @@ from spawn import (
 )
 
 from . import _frames as frames
+from ._asyncio_actor import is_asyncio
+from ._behaviour import Actor
 from ._cell import Cell, reported_by
 from ._exceptions import InitError, NotRunning, StartIgnored
 from ._kernel import Kernel
 from ._link import NodeLink
-from ._placement import Placement, SharedWorker, WorkerOptions, check_placeable
+from ._placement import Placement, SharedWorker, WorkerOptions, check_placeable, worker_loop
 from ._proxy import ProxyCell
 from ._reasons import ExitReason
 from ._router import Router
@@ -137,7 +139,7 @@ class WorkerSet:
         try:
             async with open_worker_pool(
                 HOST_ENTRY,
-                config={"root": self._kernel.node},
+                config={"root": self._kernel.node, "loop": options.loop or "trio"},
                 channel_codec=self._codec,
                 max_workers=self._max_workers,
                 spares=1,
@@ -196,9 +198,9 @@ class WorkerSet:
                         del self._shared[name]
 
     async def _worker_for(
-        self, placement: Placement, options: WorkerOptions, module: str
+        self, placement: Placement, options: WorkerOptions, module: str, asyncio_actor: bool
     ) -> WorkerHandle:
-        options = options.over(self.defaults)
+        options = worker_loop(asyncio_actor, placement, options.over(self.defaults))
         if placement == "process":
             return await self._lease(options, module, dedicated=True)
         assert isinstance(placement, SharedWorker)
@@ -230,7 +232,8 @@ class WorkerSet:
         if self._closing.is_set():
             raise NotRunning("the runtime is closed")
         ref = check_placeable(cls, args)
-        handle = await self._worker_for(placement, options, ref[0])
+        asyncio_actor = issubclass(cls, Actor) and is_asyncio(cls)
+        handle = await self._worker_for(placement, options, ref[0], asyncio_actor)
         pool = self._pools.get(handle.options)
         if pool is not None:
             pool.preload(ref[0])  # the next spares import it before they are needed

@@ -15,6 +15,8 @@ from importlib.metadata import version
 
 import trio
 
+from actors import run_on_uvloop
+
 from ._daemon import EXIT_USAGE, Daemon
 from ._logs import LOG_FORMATS, configure_logging
 from ._notify import Notifier, take_service_manager_variables
@@ -47,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=LOG_FORMATS, default="text")
     run.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     run.add_argument("--log-file", help="write the log there (0600); SIGHUP reopens it")
+    run.add_argument(
+        "--loop",
+        choices=("trio", "uvloop"),
+        default="trio",
+        help="uvloop: trio runs as a guest of a uvloop host loop, for asyncio actors "
+        "in the root (docs/asyncio.md)",
+    )
     run.set_defaults(func=_run)
     check.set_defaults(func=_check)
     return parser
@@ -87,6 +96,8 @@ def _run(args: argparse.Namespace) -> int:
     notifier = Notifier.from_environ(service)
     daemon = Daemon(spec, args.target, state_directory(args.state_dir), notifier, handler)
     try:
+        if args.loop == "uvloop":
+            return run_on_uvloop(daemon.run)
         return trio.run(daemon.run)
     finally:
         notifier.close()

@@ -85,6 +85,23 @@ def test_sigterm_stops_children_in_reverse_start_order(tmp_path: Path) -> None:
         assert daemon.records[-1]["event"] == "daemon stopped"
 
 
+def test_sigterm_on_a_uvloop_host_stops_in_the_same_order(tmp_path: Path) -> None:
+    with running("tests.daemon.trees:ordered_asyncio", tmp_path, "--loop", "uvloop") as daemon:
+        daemon.ready()
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait(3 * 2.0 + 10) == 0, daemon.text()
+    terminated = [r for r in daemon.records if r.get("event") == "terminate"]
+    assert [r["who"] for r in terminated] == ["c", "aio", "a"], daemon.text()
+    assert terminated[1]["loop"] == "uvloop", terminated
+    assert daemon.records[-1]["event"] == "daemon stopped"
+
+
+def test_an_asyncio_child_needs_the_uvloop_host(tmp_path: Path) -> None:
+    with running("tests.daemon.trees:ordered_asyncio", tmp_path) as daemon:
+        assert daemon.wait() == 1, daemon.text()
+    assert any("run_on_uvloop" in m for m in daemon.messages()), daemon.text()
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_second_signal_kills_a_hung_terminate(
     tmp_path: Path, signum: signal.Signals, code: int

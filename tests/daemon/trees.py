@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ from typing import Any
 
 import trio
 
-from actors import Actor, Caller, CallResult, InfoResult, NoReply, Placement, Reply
+from actors import Actor, AsyncioActor, Caller, CallResult, InfoResult, NoReply, Placement, Reply
 from supervisor import ChildSpec, Restart, Sibling, Supervisor, listener
 
 logger = logging.getLogger("tests.daemon")
@@ -41,6 +42,30 @@ def ordered(budget: float = 2.0) -> Supervisor:
                 "inner",
                 Supervisor(children=[ChildSpec("b", Polite, args=("b", 0.2), shutdown=budget)]),
             ),
+            ChildSpec("c", Polite, args=("c", 0.2), shutdown=budget),
+        ]
+    )
+
+
+class AsyncioPolite(AsyncioActor):
+    """As :class:`Polite`, in asyncio: its terminate awaits the host loop."""
+
+    async def init(self, who: str) -> None:
+        self.who = who
+
+    async def terminate(self, reason: object) -> None:
+        await asyncio.sleep(0.2)
+        loop = type(asyncio.get_running_loop()).__module__
+        extra = {"event": "terminate", "who": self.who, "loop": loop}
+        logger.info("terminate %s", self.who, extra=extra)
+
+
+def ordered_asyncio(budget: float = 2.0) -> Supervisor:
+    """For ``--loop uvloop``: trio and asyncio children side by side in the root."""
+    return Supervisor(
+        children=[
+            ChildSpec("a", Polite, args=("a", 0.2), shutdown=budget),
+            ChildSpec("aio", AsyncioPolite, args=("aio",), shutdown=budget),
             ChildSpec("c", Polite, args=("c", 0.2), shutdown=budget),
         ]
     )
