@@ -38,6 +38,9 @@ from ._spec import Strategy as Strategy
 from ._spec import Supervisor as Supervisor
 from ._state import ChildCounts as ChildCounts
 from ._state import ChildInfo as ChildInfo
+from ._status import ChildState as ChildState
+from ._status import ChildStatus as ChildStatus
+from ._status import SupervisorStatus as SupervisorStatus
 from ._store import Snapshot as Snapshot
 from ._store import StateStore as StateStore
 from ._store import StoreStatistics as StoreStatistics
@@ -74,6 +77,8 @@ __all__ = [
     "ChildRestarting",
     "ChildRunning",
     "ChildSpec",
+    "ChildState",
+    "ChildStatus",
     "GatedStore",
     "InvalidSpec",
     "MemoryStore",
@@ -101,6 +106,7 @@ __all__ = [
     "Supervisor",
     "SupervisorError",
     "SupervisorHandle",
+    "SupervisorStatus",
     "TreeExited",
     "UnsafeStoreDirectory",
     "add_restart",
