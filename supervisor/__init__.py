@@ -4,6 +4,10 @@ from ._backoff import backoff_delay as backoff_delay
 from ._backoff import current_attempt as current_attempt
 from ._check import check_child as check_child
 from ._check import check_supervisor as check_supervisor
+from ._control import PROTOCOL_VERSION as PROTOCOL_VERSION
+from ._control import serve_control as serve_control
+from ._control_client import control_request as control_request
+from ._control_ops import SCHEMA_VERSION as SCHEMA_VERSION
 from ._decisions import should_restart as should_restart
 from ._exceptions import AlreadyPresent as AlreadyPresent
 from ._exceptions import AlreadyStarted as AlreadyStarted
@@ -11,8 +15,11 @@ from ._exceptions import ChildNotFound as ChildNotFound
 from ._exceptions import ChildNotRunning as ChildNotRunning
 from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
+from ._exceptions import ControlError as ControlError
+from ._exceptions import DaemonNotRunning as DaemonNotRunning
 from ._exceptions import InvalidSpec as InvalidSpec
 from ._exceptions import NotSupported as NotSupported
+from ._exceptions import SocketPathTooLong as SocketPathTooLong
 from ._exceptions import StartFailed as StartFailed
 from ._exceptions import StashFull as StashFull
 from ._exceptions import SupervisorError as SupervisorError
@@ -64,6 +71,8 @@ from ._tree_state import read_state as read_state
 __all__ = [
     "BRUTAL_KILL",
     "INFINITY",
+    "PROTOCOL_VERSION",
+    "SCHEMA_VERSION",
     "AlreadyPresent",
     "AlreadyStarted",
     "AutoShutdown",
@@ -79,6 +88,8 @@ __all__ = [
     "ChildSpec",
     "ChildState",
     "ChildStatus",
+    "ControlError",
+    "DaemonNotRunning",
     "GatedStore",
     "InvalidSpec",
     "MemoryStore",
@@ -90,6 +101,7 @@ __all__ = [
     "ShutdownPolicy",
     "Sibling",
     "Snapshot",
+    "SocketPathTooLong",
     "SqliteStore",
     "StaleGeneration",
     "StartFailed",
@@ -113,6 +125,7 @@ __all__ = [
     "backoff_delay",
     "check_child",
     "check_supervisor",
+    "control_request",
     "current_attempt",
     "drop_state",
     "exceeded",
@@ -121,5 +134,6 @@ __all__ = [
     "open_sqlite_store",
     "open_tree",
     "read_state",
+    "serve_control",
     "should_restart",
 ]

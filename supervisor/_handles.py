@@ -174,6 +174,11 @@ class SupervisorHandle:
         return "" if self._address is None else self._address.path
 
     @property
+    def runtime(self) -> Runtime:
+        """The runtime its tree runs in."""
+        return self._runtime
+
+    @property
     def ref(self) -> ActorRef | None:
         """Its current incarnation, if it runs."""
         return self._root if self._address is None else self._address.whereis()
