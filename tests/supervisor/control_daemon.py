@@ -1,7 +1,7 @@
 """A stand-in daemon for the control tests: a tree served on a control socket until ``stop``.
 
-``python -m tests.supervisor.control_daemon STATE_DIR`` writes ``ready`` into
-STATE_DIR once its socket listens; the stop request cancels it and it exits.
+``python -m tests.supervisor.control_daemon STATE_DIR`` prints ``ready`` once its
+socket listens; the stop request cancels it and it exits.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ async def main(state_dir: Path) -> None:
             serve_control, root, control_socket_path(state_dir), stop=nursery.cancel_scope.cancel
         )
         await nursery.start(serve)
-        (state_dir / "ready").write_text("ready")
+        print("ready", flush=True)
 
 
 if __name__ == "__main__":
