@@ -31,6 +31,7 @@ from ._intensity import add_restart as add_restart
 from ._intensity import exceeded as exceeded
 from ._listener import listener as listener
 from ._listener import listener_address as listener_address
+from ._metrics import serve_metrics as serve_metrics
 from ._siblings import Sibling as Sibling
 from ._spec import BRUTAL_KILL as BRUTAL_KILL
 from ._spec import INFINITY as INFINITY
@@ -135,5 +136,6 @@ __all__ = [
     "open_tree",
     "read_state",
     "serve_control",
+    "serve_metrics",
     "should_restart",
 ]
