@@ -13,16 +13,16 @@ Metric names are listed in docs/operations.md.
 ...     async with open_tree(Supervisor(children=[ChildSpec("w", Actor)])) as root:
 ...         async with trio.open_nursery() as nursery:
 ...             port = await nursery.start(functools.partial(serve_metrics, root, 0))
-...             stream = await trio.open_tcp_stream("127.0.0.1", port)
-...             await stream.send_all(b"GET /metrics HTTP/1.1\r\n\r\n")
-...             data = b""
-...             while chunk := await stream.receive_some():
-...                 data += chunk
+...             async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+...                 await stream.send_all(b"GET /metrics HTTP/1.1\\r\\n\\r\\n")
+...                 data = b""
+...                 while chunk := await stream.receive_some():
+...                     data += chunk
 ...             lines = data.decode().splitlines()
 ...             print([line for line in lines if line.startswith("letitcrash_child_up")])
 ...             nursery.cancel_scope.cancel()
 >>> trio.run(main)
-['letitcrash_child_up{path="w",kind="worker"} 1.0']
+['letitcrash_child_up{kind="worker",path="w"} 1.0']
 """
 
 from __future__ import annotations
