@@ -18,18 +18,14 @@ from supervisor import (
     open_tree,
 )
 from tests.leaks import LeakCheck
-from tests.supervisor.helpers import crash, settle
-from tests.supervisor.workers import Log, Numbered, Worker
-
-
-def worker(name: str, log: Log, **options: object) -> ChildSpec:
-    return ChildSpec(name, Worker, args=(name, log), **options)  # type: ignore[arg-type]
+from tests.supervisor.helpers import child, crash, settle
+from tests.supervisor.workers import Log, Numbered
 
 
 async def test_restart_count_start_time_and_last_exit_follow_a_crash(
     runtime: Runtime, log: Log
 ) -> None:
-    spec = Supervisor(intensity=5, children=[worker("a", log), worker("b", log)])
+    spec = Supervisor(intensity=5, children=[child(log, "a"), child(log, "b")])
     async with open_tree(spec, runtime=runtime) as root:
         before, other = await root.describe_children()
         assert (before.id, before.state, before.restarts, before.last_exit) == (
@@ -56,7 +52,7 @@ async def test_restart_count_start_time_and_last_exit_follow_a_crash(
 
 
 async def test_a_stopped_child_and_a_temporary_one(runtime: Runtime, log: Log) -> None:
-    spec = Supervisor(children=[worker("a", log), worker("t", log, restart=Restart.TEMPORARY)])
+    spec = Supervisor(children=[child(log, "a"), child(log, "t", restart=Restart.TEMPORARY)])
     async with open_tree(spec, runtime=runtime) as root:
         await root.terminate_child("a")
         (a, t) = await root.describe_children()
@@ -105,9 +101,9 @@ async def test_the_tree_walk_nests_supervisors_and_names_dynamic_children(
         strategy=Strategy.SIMPLE_ONE_FOR_ONE,
         children=[ChildSpec("n", Numbered, args=(log, None), restart=Restart.TRANSIENT)],
     )
-    inner = Supervisor(children=[worker("leaf", log)])
+    inner = Supervisor(children=[child(log, "leaf")])
     spec = Supervisor(
-        children=[ChildSpec("inner", inner), ChildSpec("pool", pool), worker("top", log)]
+        children=[ChildSpec("inner", inner), ChildSpec("pool", pool), child(log, "top")]
     )
     async with open_tree(spec, runtime=runtime) as root:
         ref = await root.supervisor("pool").start_child("one")
