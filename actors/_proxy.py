@@ -136,6 +136,12 @@ class ProxyMailbox(Mailbox):
     def __len__(self) -> int:
         return 0  # the messages wait in the other process
 
+    def depth(self) -> int:
+        """Messages sent from here that the actor has not taken out yet, by the credits
+        spent (returned in batches, so it may count up to a batch too many), and those
+        waiting here for a credit."""
+        return self._bound - self._credit + len(self._blocked)
+
     def put_system(self, envelope: Envelope) -> bool:
         if self._closed:
             return False

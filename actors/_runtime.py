@@ -84,7 +84,8 @@ class Runtime:
         self._kernel = kernel = Kernel(self.node, self)
         self.groups = kernel.groups
         self._nursery = nursery
-        self._prepare = self._round_trip if encode_messages else None
+        codec = self.codec
+        self._prepare = (lambda m: codec.decode(codec.encode(m))) if encode_messages else None
         self._mailbox_size = check_mailbox_size(mailbox_size)
         self._max_workers = max_workers
         defaults = placed_options("process", worker_options)
@@ -99,14 +100,12 @@ class Runtime:
         self._worker_node: WorkerNode | None = None  # in a worker: its link to the root
         self._store = store
         self._keys: dict[str, Cell] = {}  # the persistent actors alive, by state key
+        self._call_observer: Callable[[float], None] | None = None  # observe_calls
 
     @property
     def store(self) -> StateStore | None:
         """The store of its persistent actors (``open_runtime(store=...)``), if any."""
         return self._store
-
-    def _round_trip(self, message: object) -> object:
-        return self.codec.decode(self.codec.encode(message))
 
     # -- starting -------------------------------------------------------------
 
@@ -128,16 +127,15 @@ class Runtime:
         among the live actors); its stored state is restored and given to ``init``
         first, and ``durability`` overrides the class's mode.
 
-        ``placement`` is ``"task"`` (here), ``"process"`` (a worker process of its
-        own, taken from a warm pool) or ``SharedWorker(name, options=...)`` (one
-        worker process for every actor placed there). ``worker_options`` (with
-        ``"process"``) start its worker with limits and environment of its own, on
-        top of the runtime's. An actor in a process needs an importable class and
-        arguments the codec can carry. Raises :class:`InitError` (init raised, for
-        a process actor with the cause boxed, or its worker did not start within
-        its ``start_timeout``), :class:`StartIgnored` (init declined),
-        :class:`NameTaken` (``name`` is held), :class:`~spawn.NotByReference`,
-        :class:`~spawn.EncodeError`, :class:`NoStateStore` or :class:`NotRunning`.
+        ``placement`` is ``"task"`` (here), ``"process"`` (a worker process of its own, taken from
+        a warm pool) or ``SharedWorker(name, options=...)`` (one worker process for every actor
+        placed there). ``worker_options`` (with ``"process"``) start its worker with limits and
+        environment of its own, on top of the runtime's. An actor in a process needs an importable
+        class and arguments the codec can carry. Raises :class:`InitError` (init raised, for a
+        process actor with the cause boxed, or its worker did not start within its
+        ``start_timeout``), :class:`StartIgnored` (init declined), :class:`NameTaken` (``name`` is
+        held), :class:`~spawn.NotByReference`, :class:`~spawn.EncodeError`, :class:`NoStateStore`
+        or :class:`NotRunning`.
         """
         if not (isinstance(cls, type) and issubclass(cls, Actor)):
             raise TypeError(f"spawn takes a subclass of actors.Actor, not {cls!r}")
@@ -191,8 +189,9 @@ class Runtime:
         """See :meth:`ActorRef.call`."""
         if self._prepare is not None:
             request = self._prepare(request)
-        cell = self._kernel.lookup(address)
-        return await _calls.call(cell, address, request, timeout, self._deadlines)
+        call = _calls.call(self._kernel.lookup(address), address, request, timeout, self._deadlines)
+        observer = self._call_observer  # observe_calls: None unless metrics are on
+        return await (call if observer is None else _calls.timed(call, observer))
 
     def reply(self, caller: Caller, value: object) -> None:
         """See :meth:`Actor.reply`."""
@@ -387,9 +386,13 @@ class Runtime:
         return None if cell is None or self._workers is None else self._workers.pid(cell)
 
     def mailbox_depth(self, ref: ActorRef) -> int:
-        """Messages waiting in ``ref``'s mailbox (0 if it is dead)."""
+        """Messages waiting for ``ref`` (0 if it is dead); see ``depth`` of its mailbox."""
         cell = self._kernel.lookup(ref)
-        return 0 if cell is None else len(cell.mailbox)
+        return 0 if cell is None else cell.mailbox.depth()
+
+    def observe_calls(self, observer: Callable[[float], None] | None) -> None:
+        """Tell ``observer(seconds)`` each call's duration here; ``None`` (default): time none."""
+        self._call_observer = observer
 
     # -- closing --------------------------------------------------------------
 
@@ -448,15 +451,13 @@ async def open_runtime(
     state (a ``supervisor`` store: ``MemoryStore()``, ``open_sqlite_store(dir)``);
     the runtime does not close it.
 
-    With ``encode_messages=True`` every message is encoded and decoded with the
-    codec of the process layer, as if it crossed a process boundary: a program
-    can be tested for process placement before it is split. On exit every
-    remaining actor is stopped (newest first) within ``shutdown_timeout``
-    seconds, then killed. Actors placed in worker processes run in at most
-    ``max_workers`` workers (plus a warm spare per set of worker options),
-    started on first use with ``worker_options`` (:class:`WorkerOptions`: limits,
-    environment and start timeout) unless an actor adds its own. An exception
-    from the body comes out as itself.
+    With ``encode_messages=True`` every message is encoded and decoded with the codec of the
+    process layer, as if it crossed a process boundary: a program can be tested for process
+    placement before it is split. On exit every remaining actor is stopped (newest first) within
+    ``shutdown_timeout`` seconds, then killed. Actors placed in worker processes run in at most
+    ``max_workers`` workers (plus a warm spare per set of worker options), started on first use
+    with ``worker_options`` (:class:`WorkerOptions`: limits, environment and start timeout) unless
+    an actor adds its own. An exception from the body comes out as itself.
     """
     caught: BaseException | None = None
     async with trio.open_nursery() as nursery:
