@@ -19,6 +19,7 @@ from ._exceptions import NameTaken as NameTaken
 from ._exceptions import NoStateStore as NoStateStore
 from ._exceptions import NoSuchActor as NoSuchActor
 from ._exceptions import NotRunning as NotRunning
+from ._exceptions import RootStateError as RootStateError
 from ._exceptions import SnapshotError as SnapshotError
 from ._exceptions import SnapshotTooNew as SnapshotTooNew
 from ._exceptions import StartIgnored as StartIgnored
@@ -109,6 +110,7 @@ __all__ = [
     "Persistent",
     "Placement",
     "Reply",
+    "RootStateError",
     "Runtime",
     "RuntimeStatistics",
     "SharedWorker",
