@@ -20,13 +20,17 @@ from actors import (
     ActorRef,
     Crash,
     Placement,
+    RootStateError,
     Runtime,
     SharedWorker,
     SnapshotError,
     StateError,
     open_runtime,
 )
-from supervisor import GatedStore, MemoryStore, StoreFull, read_state
+from actors import _frames as frames
+from actors._remote_state import StateService
+from actors._wire import LentErrors
+from supervisor import GatedStore, MemoryStore, Snapshot, StaleGeneration, StoreFull, read_state
 from tests.actors.persistent_actors import Counter
 from tests.leaks import LeakCheck
 
@@ -170,3 +174,39 @@ async def test_persistent_actors_in_a_shared_worker_restore_after_its_kill(
         assert [s.generation for s in snapshots] == [g + 1 for g in generations]
         for counter in again:
             await runtime.stop(counter)
+
+
+class _Wire:
+    """What the root's state service sends, kept."""
+
+    node = "root"
+
+    def __init__(self) -> None:
+        self.sent: list[list[Any]] = []
+
+    def post(self, frame: list[Any]) -> None:
+        self.sent.append(frame)
+
+
+async def test_the_root_refuses_a_put_of_an_exited_incarnation_and_a_stale_generation() -> None:
+    store, wire, lent = MemoryStore(), _Wire(), LentErrors("root")
+
+    async def put(request: int, generation: int) -> Exception | None:
+        service.put_requested("n1", frames.put("root", "n1", request, "k", generation, 1, b"v"))
+        await trio.testing.wait_all_tasks_blocked()
+        answer, error = frames.read_committed(wire.sent[-1])
+        assert answer == request
+        return error if error is None else lent.returned(error)  # type: ignore[arg-type]
+
+    async with trio.open_nursery() as nursery:
+        service = StateService(store, wire, nursery, lent)  # type: ignore[arg-type]
+        service.placed("n1", "k")
+        assert await put(1, 2) is None
+        with pytest.raises(StaleGeneration):  # the store's own error, as lent and returned
+            raise await put(2, 1) or AssertionError("accepted")
+        service.removed("n1", "k")  # its actor exited: a late put is refused
+        refused = await put(3, 2)
+        assert isinstance(refused, StateError)
+        assert isinstance(wire.sent[-1][-1], RootStateError)  # what the worker gets
+        assert "holds no actor with the state key 'k'" in str(refused)
+    assert await store.get("k") == Snapshot(2, 1, b"v")
