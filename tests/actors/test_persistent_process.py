@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -19,9 +21,7 @@ import trio.testing
 from actors import (
     ActorRef,
     Crash,
-    Placement,
     RootStateError,
-    Runtime,
     SharedWorker,
     SnapshotError,
     StateError,
@@ -39,74 +39,70 @@ LONG = 60.0
 TOO_BIG = 16 * 1024 * 1024 - 32 * 1024
 
 
-async def spawn_through(
-    store: GatedStore, runtime: Runtime, key: str, placement: Placement = "process"
-) -> ActorRef:
-    """Spawn a Counter in a worker: its init commit passes the gate, which closes again."""
-    spawned: list[ActorRef] = []
+@asynccontextmanager
+async def gated_counter(leaks: LeakCheck) -> AsyncIterator[tuple[GatedStore, ActorRef]]:
+    """A Counter (key "c") in a worker, committing to a GatedStore: its init commit passes
+    the gate, which then closes again. It is stopped at the end."""
+    store = GatedStore()
+    async with open_runtime(store=store) as runtime:
+        spawned: list[ActorRef] = []
 
-    async def spawn() -> None:
-        spawned.append(await runtime.spawn(Counter, key=key, placement=placement))
+        async def spawn() -> None:
+            spawned.append(await runtime.spawn(Counter, key="c", placement="process"))
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(spawn)
-        await store.wait_blocked(1)  # the new generation's claim, at the root's store
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(spawn)
+            await store.wait_blocked(1)  # the new generation's claim, at the root's store
+            store.release()
+        store.hold()
+        [counter] = spawned
+        pid = runtime.pid(counter)
+        assert pid is not None
+        leaks.watch(pid)
+        yield store, counter
         store.release()
-    store.hold()
-    return spawned[0]
+        await runtime.stop(counter)
+
+
+async def call(counter: ActorRef, request: str, answers: list[tuple[str, int]]) -> None:
+    answers.append((request, await counter.call(request, timeout=LONG)))
 
 
 async def test_a_strict_call_in_a_worker_is_answered_only_after_the_root_committed(
     leaks: LeakCheck,
 ) -> None:
-    store = GatedStore()
-    async with open_runtime(store=store) as runtime:
-        counter = await spawn_through(store, runtime, "c")
-        pid = runtime.pid(counter)
-        assert pid is not None
-        leaks.watch(pid)
-        answers: list[int] = []
-
-        async def call(request: object) -> None:
-            answers.append(await counter.call(request, timeout=LONG))
-
+    async with gated_counter(leaks) as (store, counter):
+        answers: list[tuple[str, int]] = []
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(call, "add")
+            nursery.start_soon(call, counter, "add", answers)
             await store.wait_blocked(1)  # the worker's PUT reached the root's store
             # A reply sent before the PUT would have arrived before it, on the same link.
             await trio.testing.wait_all_tasks_blocked()
             assert answers == []
             store.release()
-        assert answers == [1]
+        assert answers == [("add", 1)]
         stored = await read_state(store, "c")
         assert stored is not None
         assert stored.value == {"value": 1, "log": []}
-        await runtime.stop(counter)
 
 
 async def test_a_deferred_reply_and_the_next_message_wait_for_the_commit_of_a_cast(
     leaks: LeakCheck,
 ) -> None:
-    store = GatedStore()
-    async with open_runtime(store=store) as runtime:
-        counter = await spawn_through(store, runtime, "c")
-        leaks.watch(runtime.pid(counter) or 0)
+    async with gated_counter(leaks) as (store, counter):
         answers: list[tuple[str, int]] = []
-
-        async def call(request: str) -> None:
-            answers.append((request, await counter.call(request, timeout=LONG)))
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(call, "later")  # answered by the next cast, NoReply now
-            assert await counter.call("get", timeout=LONG) == 0  # a read: no commit to wait for
+            # Answered by the next cast (NoReply now); a read waits for no commit.
+            nursery.start_soon(call, counter, "later", answers)
+            assert await counter.call("get", timeout=LONG) == 0
             await counter.cast("add")
             await store.wait_blocked(1)
-            nursery.start_soon(call, "get")  # handled only once the cast's change committed
+            # Handled only once the cast's change committed.
+            nursery.start_soon(call, counter, "get", answers)
             await trio.testing.wait_all_tasks_blocked()
             assert answers == []
             store.release()
         assert sorted(answers) == [("get", 1), ("later", 1)]
-        await runtime.stop(counter)
 
 
 async def test_a_store_error_reaches_the_strict_caller_and_is_the_crash_reason_as_itself(
