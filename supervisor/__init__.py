@@ -13,6 +13,7 @@ from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
 from ._exceptions import InvalidSpec as InvalidSpec
 from ._exceptions import NotSupported as NotSupported
+from ._exceptions import ProgramExited as ProgramExited
 from ._exceptions import StartFailed as StartFailed
 from ._exceptions import StashFull as StashFull
 from ._exceptions import SupervisorError as SupervisorError
@@ -24,6 +25,8 @@ from ._intensity import add_restart as add_restart
 from ._intensity import exceeded as exceeded
 from ._listener import listener as listener
 from ._listener import listener_address as listener_address
+from ._program import program as program
+from ._program import program_pid as program_pid
 from ._siblings import Sibling as Sibling
 from ._spec import BRUTAL_KILL as BRUTAL_KILL
 from ._spec import INFINITY as INFINITY
@@ -79,6 +82,7 @@ __all__ = [
     "MemoryStore",
     "NotSupported",
     "PersistenceError",
+    "ProgramExited",
     "Restart",
     "Restarts",
     "ShutdownMode",
@@ -114,6 +118,8 @@ __all__ = [
     "listener_address",
     "open_sqlite_store",
     "open_tree",
+    "program",
+    "program_pid",
     "read_state",
     "should_restart",
 ]
