@@ -43,6 +43,7 @@ from spawn import ProgramChild
 
 from ._check import check_child
 from ._exceptions import InvalidSpec, ProgramExited
+from ._handles import ChildAddress
 from ._spec import (
     BRUTAL_KILL,
     DEFAULT_WORKER_SHUTDOWN,
@@ -118,8 +119,8 @@ def program(
     return spec
 
 
-async def program_pid(child: ActorRef) -> int:
-    """The pid of the program that ``child`` (a program child's ref) runs now.
+async def program_pid(child: ActorRef | ChildAddress) -> int:
+    """The pid of the program that ``child`` (a program child) runs now.
 
     It is also the id of the program's process group.
     """
@@ -225,6 +226,8 @@ class _Program(Actor):
         self.ref.send_nowait(_EXITED)
 
     def _log(self, stream: str, line: bytes) -> None:
+        if not logger.isEnabledFor(logging.INFO):
+            return
         child_id, pid = self.config.child_id, self.child.pid
         text = line.decode("utf-8", "replace")
         extra = {"child_id": child_id, "stream": stream, "pid": pid}
