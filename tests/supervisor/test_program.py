@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 import trio
 
-from actors import Actor, Caller, Reply, Runtime
+from actors import Actor, Caller, Reply, Runtime, open_runtime
 from supervisor import (
+    BRUTAL_KILL,
     ChildSpec,
     InvalidSpec,
     ProgramExited,
@@ -202,6 +203,27 @@ async def test_a_program_that_ignores_sigterm_is_killed_at_the_end_of_its_budget
     stopped = await records.event("shutdown", "stubborn")
     assert reason(stopped) == "killed"
     assert await trio.to_thread.run_sync(leaks.gone, grandchild, 10.0)
+
+
+async def test_brutal_kill_and_a_torn_down_runtime_leave_no_process(
+    records: Records, leaks: LeakCheck
+) -> None:
+    """BRUTAL_KILL: SIGKILL at once (SIGTERM ignored, no budget waited); a runtime torn
+    down by cancellation also kills and reaps its program children."""
+    script = "trap '' TERM; sleep 600 & echo $!; echo ready; wait"
+    brutal = program("brutal", sh(script), shutdown=BRUTAL_KILL)
+    tree = Supervisor(children=[brutal, program("other", sh(script), shutdown=30.0)])
+    with trio.fail_after(DEADLINE), trio.CancelScope() as teardown:
+        async with open_runtime() as runtime, open_tree(tree, runtime=runtime) as root:
+            for child_id in ("brutal", "other"):
+                assert await records.line(child_id, 1) == "ready"
+                leaks.watch(await program_pid(root.child(child_id)))
+                leaks.watch(int(records.output(child_id)[0]))
+            await root.terminate_child("brutal")
+            stopped = await records.event("shutdown", "brutal")
+            teardown.cancel()
+            await trio.sleep_forever()
+    assert reason(stopped) == "killed"
 
 
 class Echo(Actor):
