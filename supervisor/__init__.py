@@ -19,6 +19,7 @@ from ._exceptions import ControlError as ControlError
 from ._exceptions import DaemonNotRunning as DaemonNotRunning
 from ._exceptions import InvalidSpec as InvalidSpec
 from ._exceptions import NotSupported as NotSupported
+from ._exceptions import ProgramExited as ProgramExited
 from ._exceptions import SocketPathTooLong as SocketPathTooLong
 from ._exceptions import StartFailed as StartFailed
 from ._exceptions import StashFull as StashFull
@@ -32,6 +33,8 @@ from ._intensity import exceeded as exceeded
 from ._listener import listener as listener
 from ._listener import listener_address as listener_address
 from ._metrics import serve_metrics as serve_metrics
+from ._program import program as program
+from ._program import program_pid as program_pid
 from ._siblings import Sibling as Sibling
 from ._spec import BRUTAL_KILL as BRUTAL_KILL
 from ._spec import INFINITY as INFINITY
@@ -96,6 +99,7 @@ __all__ = [
     "MemoryStore",
     "NotSupported",
     "PersistenceError",
+    "ProgramExited",
     "Restart",
     "Restarts",
     "ShutdownMode",
@@ -134,6 +138,8 @@ __all__ = [
     "listener_address",
     "open_sqlite_store",
     "open_tree",
+    "program",
+    "program_pid",
     "read_state",
     "serve_control",
     "serve_metrics",

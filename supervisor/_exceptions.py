@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 from actors import NoSuchActor
@@ -141,3 +142,37 @@ def _describe(cause: BaseException) -> str:
     if isinstance(inner, StartFailed):
         return str(inner)
     return str(cause)
+
+
+class ProgramExited(SupervisorError):
+    """The crash reason of a program child whose program exited by itself, and not with 0.
+
+    ``returncode`` is its exit status, or ``-signum`` when a signal killed it (then
+    ``killed_by`` names it). An exit after the child's own stop signal is a shutdown,
+    never this.
+
+    >>> str(ProgramExited(3)), str(ProgramExited(-11, "/usr/bin/app"))
+    ('exited with status 3', '/usr/bin/app killed by signal SIGSEGV')
+    """
+
+    def __init__(self, returncode: int, program: str | None = None) -> None:
+        self.returncode = returncode
+        self.program = program
+        if returncode >= 0:
+            what = f"exited with status {returncode}"
+        else:
+            try:
+                what = f"killed by signal {signal.Signals(-returncode).name}"
+            except ValueError:
+                what = f"killed by signal {-returncode}"
+        super().__init__(what if program is None else f"{program} {what}")
+
+    @property
+    def killed_by(self) -> signal.Signals | None:
+        """The signal that killed it, if one did."""
+        if self.returncode >= 0:
+            return None
+        try:
+            return signal.Signals(-self.returncode)
+        except ValueError:
+            return None
