@@ -1,4 +1,7 @@
-"""The control subcommands through a stand-in ``letitcrash`` (tests/supervisor/control_cli.py)."""
+"""The control subcommands of ``letitcrash``, against a tree served in this process.
+
+The same commands against a real daemon: tests/daemon/test_daemon_control.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import functools
 import json
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,10 +18,8 @@ import trio
 
 from actors import Actor
 from supervisor import ChildSpec, Restart, Supervisor, SupervisorHandle, open_tree, serve_control
+from supervisor._cli import main
 from supervisor._paths import control_socket_path
-from tests.leaks import LeakCheck
-from tests.supervisor.control_cli import main
-from tests.support import ROOT
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -89,23 +88,3 @@ async def test_status_of_a_socket_nobody_listens_on_is_not_running(tmp_path: Pat
     left.bind(os.fspath(path))
     left.close()
     assert await cli("status", "--state-dir", os.fspath(tmp_path)) == 3
-
-
-async def test_stop_returns_once_the_daemon_is_gone(tmp_path: Path, leaks: LeakCheck) -> None:
-    command = [sys.executable, "-m", "tests.supervisor.control_daemon", os.fspath(tmp_path)]
-    env = {**os.environ, "PYTHONPATH": os.fspath(ROOT)}
-    process = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, env=env, cwd=ROOT)
-    leaks.watch(process.pid)
-    try:
-        assert process.stdout is not None
-        with trio.fail_after(30):
-            assert (await process.stdout.receive_some(16)).strip() == b"ready"
-        assert await cli("stop", "--timeout", "30", "--state-dir", os.fspath(tmp_path)) == 0
-        assert process.poll() == 0  # exited already when stop returned
-        assert await cli("status", "--state-dir", os.fspath(tmp_path)) == 3
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-        if process.stdout is not None:
-            await process.stdout.aclose()
