@@ -1,4 +1,4 @@
-"""The OS process layer: codec, spawn templates, workers, channel, pool.
+"""The OS process layer: codec, spawn templates, workers, channel, pool, orphan reaper.
 
 Only the exceptions are imported eagerly; every other name is loaded on first
 use (PEP 562), so a worker that imports ``spawn._fnworker`` pays neither for
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from ._pool import open_pool as open_pool
     from ._pool import open_worker_pool as open_worker_pool
     from ._process import Process as Process
+    from ._reaper import Reaper as Reaper
+    from ._reaper import become_subreaper as become_subreaper
+    from ._reaper import open_reaper as open_reaper
     from ._template import FUNCTION_WORKER as FUNCTION_WORKER
     from ._template import SpawnTemplate as SpawnTemplate
     from ._template import allowlisted_env as allowlisted_env
@@ -65,15 +68,18 @@ _LAZY = {
     "Pool": "._pool",
     "PoolStatistics": "._pool",
     "Process": "._process",
+    "Reaper": "._reaper",
     "SocketStream": "._channel",
     "SpawnTemplate": "._template",
     "Worker": "._worker",
     "WorkerPool": "._pool",
     "allowlisted_env": "._template",
+    "become_subreaper": "._reaper",
     "function_config": "._worker",
     "function_ref": "._calls",
     "inherited_env": "._template",
     "open_pool": "._pool",
+    "open_reaper": "._reaper",
     "open_worker_pool": "._pool",
     "rebuild_error": "._calls",
     "resolve_ref": "._fnworker",
@@ -118,6 +124,7 @@ __all__ = [
     "PoolStatistics",
     "Process",
     "ProtocolError",
+    "Reaper",
     "RemoteError",
     "RemoteTraceback",
     "SocketStream",
@@ -128,10 +135,12 @@ __all__ = [
     "WorkerPool",
     "WorkerStartError",
     "allowlisted_env",
+    "become_subreaper",
     "function_config",
     "function_ref",
     "inherited_env",
     "open_pool",
+    "open_reaper",
     "open_worker_pool",
     "rebuild_error",
     "resolve_ref",
