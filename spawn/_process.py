@@ -35,6 +35,8 @@ class Process:
     never SIGCHLD and never a thread per child. Signals go through the pidfd, so
     they can never reach a recycled pid. ``returncode`` is ``None`` until the
     process was reaped, then its exit status, or ``-signum`` if a signal killed it.
+    Until then its pid is *owned*: an orphan reaper (:func:`~spawn.open_reaper`)
+    leaves its exit status to this handle.
     """
 
     def __init__(self, pid: int) -> None:

@@ -12,8 +12,9 @@ to REPORT_PATH (``returncode`` as ``Popen.returncode``: ``-signum`` for a signal
 ``adopted`` counts every process it reaped but the child) and exits with the
 child's code (``128 + signum`` for a signal).
 
-Stdlib only and independent of the code under test: it is the measuring
-instrument, so it calls ``waitpid(-1)`` freely (it waits on nothing else).
+Stdlib only (and ``tests.procs``), independent of the code under test: it is
+the measuring instrument, so it calls ``waitpid(-1)`` freely (it waits on
+nothing else).
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ import shutil
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.procs import child_states
 
 PR_SET_CHILD_SUBREAPER = 36
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -53,19 +58,8 @@ def become_subreaper() -> None:
 
 
 def living_children() -> list[int]:
-    """Children of this process that are not zombies, from /proc."""
-    me, found = os.getpid(), []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me and fields[0] != b"Z":
-            found.append(int(name))
-    return sorted(found)
+    """Children of this process that are not zombies."""
+    return sorted(pid for pid, state in child_states().items() if state != "Z")
 
 
 class Wrapper:
