@@ -19,6 +19,7 @@ from typing import Any
 import trio
 
 import spawn
+from spawn._reaper import is_subreaper
 
 GRANDCHILD = """
 import os, signal, sys
@@ -109,12 +110,25 @@ async def owned_status(reaper: spawn.Reaper) -> int:
     return await process.wait()
 
 
+async def stops_orphans_after_an_error() -> list[Any]:
+    """The block raises: the orphan alive is stopped all the same, the error propagates as is."""
+    try:
+        async with spawn.open_reaper() as reaper:
+            orphan = await Orphan.make()
+            raise LookupError("the block failed")
+    except LookupError as exc:
+        orphan.release()
+        return [str(exc), state(orphan.pid), reaper.stopped]
+    raise AssertionError("the error did not propagate")
+
+
 async def main() -> None:
     reaped = Reaped()
     logging.getLogger("spawn").addHandler(reaped)
     logging.getLogger("spawn").setLevel(logging.DEBUG)
     out: dict[str, Any] = {"pid": os.getpid()}
     async with spawn.open_reaper(stop_budget=1.0) as reaper:
+        out["subreaper"] = [is_subreaper()]
         exiting = await Orphan.make()
         out["adopted"] = exiting.adopted()
         exiting.release()
@@ -123,6 +137,7 @@ async def main() -> None:
         out["owned_status"] = await owned_status(reaper)
         out["adopted_before_stop"] = reaper.adopted
         polite, stubborn = await Orphan.make(), await Orphan.make("ignore")
+    out["subreaper"].append(is_subreaper())
     out["stopped"] = reaper.stopped
     out["adopted_after_stop"] = reaper.adopted
     out["polite"] = [state(polite.pid), reaped.codes.get(polite.pid)]
@@ -136,6 +151,7 @@ async def main() -> None:
         quiet.release()
         await until(lambda: state(quiet.pid) is None, "the orphan reaped without SIGCHLD")
         out["without_sigchld"] = [reaper.adopted, reaped.codes.get(quiet.pid)]
+    out["after_error"] = await stops_orphans_after_an_error()
     print(json.dumps(out))
 
 
