@@ -111,11 +111,14 @@ class Reaper:
 
     ``adopted`` counts the orphans it reaped (those that exited on their own and
     those stopped at the end), ``stopped`` those it signalled at the end.
+    ``stop_budget`` is read when the block ends: set it to 0 to SIGKILL the
+    orphans at once (after a second SIGINT, say).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stop_budget: float) -> None:
         self.adopted = 0
         self.stopped = 0
+        self.stop_budget = stop_budget
 
     def __repr__(self) -> str:
         return f"<Reaper adopted={self.adopted} stopped={self.stopped}>"
@@ -146,13 +149,14 @@ class Reaper:
                 self.reap()
                 await trio.sleep(interval)
 
-    async def _stop_orphans(self, budget: float) -> None:
-        """SIGTERM the orphans still alive, SIGKILL those left after ``budget``, reap them all.
+    async def _stop_orphans(self) -> None:
+        """SIGTERM the orphans still alive, SIGKILL those left after the budget, reap them all.
 
         Orphans of orphans arrive while it runs and get the same. Bounded by
-        ``budget`` plus :data:`~spawn._process.KILL_REAP_TIMEOUT`; what is left
+        the budget plus :data:`~spawn._process.KILL_REAP_TIMEOUT`; what is left
         then is logged.
         """
+        budget = max(self.stop_budget, 0.0)
         kill_at = trio.current_time() + budget
         give_up_at = kill_at + KILL_REAP_TIMEOUT
         termed: set[int] = set()
@@ -200,9 +204,10 @@ async def open_reaper(
     and a task reaps every exited child that no :class:`~spawn.Process` owns, at
     each SIGCHLD and every ``interval`` seconds. On exit, however the block ends,
     the orphans still alive get SIGTERM (and SIGCONT), those alive after
-    ``stop_budget`` seconds SIGKILL, and all are reaped; then the subreaper
-    setting is put back as it was. Stop owned children (your tree) inside the
-    block, so that their orphans are stopped too.
+    ``stop_budget`` seconds (``reaper.stop_budget`` as the block ends) SIGKILL,
+    and all are reaped; then the subreaper setting is put back as it was. Stop
+    owned children (your tree) inside the block, so that their orphans are
+    stopped too.
 
     Children started otherwise (``subprocess``, ``os.fork``) are not owned: the
     reaper may take their exit status. Start them through :mod:`spawn`.
@@ -212,10 +217,12 @@ async def open_reaper(
     Cancellation: the stop at exit runs shielded, bounded by ``stop_budget`` plus
     :data:`~spawn._process.KILL_REAP_TIMEOUT`. See the module's example.
     """
+    if not stop_budget >= 0 or not interval > 0:
+        raise ValueError(f"stop_budget must be >= 0 and interval > 0: {stop_budget}, {interval}")
     _check_proc()
     was_subreaper = is_subreaper()
     become_subreaper()
-    reaper = Reaper()
+    reaper = Reaper(stop_budget)
     caught: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
@@ -228,9 +235,9 @@ async def open_reaper(
                 nursery.cancel_scope.cancel()
     finally:
         try:
-            with trio.move_on_after(stop_budget + KILL_REAP_TIMEOUT + 1.0) as scope:
+            with trio.move_on_after(reaper.stop_budget + KILL_REAP_TIMEOUT + 1.0) as scope:
                 scope.shield = True
-                await reaper._stop_orphans(stop_budget)
+                await reaper._stop_orphans()
         finally:
             if not was_subreaper:
                 _set_subreaper(False)

@@ -110,15 +110,19 @@ async def owned_status(reaper: spawn.Reaper) -> int:
     return await process.wait()
 
 
-async def stops_orphans_after_an_error() -> list[Any]:
-    """The block raises: the orphan alive is stopped all the same, the error propagates as is."""
+async def stops_orphans_after_an_error(reaped: Reaped) -> list[Any]:
+    """The block raises: the orphan alive is stopped all the same, the error propagates as is.
+
+    With the budget set to 0 in the block, the orphan gets SIGKILL at once.
+    """
     try:
-        async with spawn.open_reaper() as reaper:
+        async with spawn.open_reaper(stop_budget=60.0) as reaper:
             orphan = await Orphan.make()
+            reaper.stop_budget = 0
             raise LookupError("the block failed")
     except LookupError as exc:
         orphan.release()
-        return [str(exc), state(orphan.pid), reaper.stopped]
+        return [str(exc), state(orphan.pid), reaper.stopped, reaped.codes.get(orphan.pid)]
     raise AssertionError("the error did not propagate")
 
 
@@ -151,7 +155,7 @@ async def main() -> None:
         quiet.release()
         await until(lambda: state(quiet.pid) is None, "the orphan reaped without SIGCHLD")
         out["without_sigchld"] = [reaper.adopted, reaped.codes.get(quiet.pid)]
-    out["after_error"] = await stops_orphans_after_an_error()
+    out["after_error"] = await stops_orphans_after_an_error(reaped)
     print(json.dumps(out))
 
 

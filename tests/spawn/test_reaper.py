@@ -35,7 +35,7 @@ def _check_script_outcome(out: dict[str, Any]) -> None:
     assert out["adopted_after_stop"] == 3
     assert out["without_sigchld"] == [1, 0], "the periodic scan did not reap without SIGCHLD"
     assert out["subreaper"] == [True, False], "not a subreaper inside, or still one after"
-    assert out["after_error"] == ["the block failed", None, 1]
+    assert out["after_error"] == ["the block failed", None, 1, -signal.SIGKILL]
 
 
 def test_reaper_adopts_reaps_and_stops_orphans(leaks: LeakCheck) -> None:
