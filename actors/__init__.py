@@ -1,5 +1,6 @@
 """Actors as trio tasks, in the spirit of OTP's gen_server: refs, calls, links, monitors."""
 
+from ._asyncio_actor import AsyncioActor as AsyncioActor
 from ._behaviour import Actor as Actor
 from ._behaviour import CallResult as CallResult
 from ._behaviour import Ignore as Ignore
@@ -16,13 +17,16 @@ from ._exceptions import InitError as InitError
 from ._exceptions import InvalidReturn as InvalidReturn
 from ._exceptions import MailboxFull as MailboxFull
 from ._exceptions import NameTaken as NameTaken
+from ._exceptions import NoHostLoop as NoHostLoop
 from ._exceptions import NoStateStore as NoStateStore
 from ._exceptions import NoSuchActor as NoSuchActor
 from ._exceptions import NotRunning as NotRunning
+from ._exceptions import RootStateError as RootStateError
 from ._exceptions import SnapshotError as SnapshotError
 from ._exceptions import SnapshotTooNew as SnapshotTooNew
 from ._exceptions import StartIgnored as StartIgnored
 from ._exceptions import StateError as StateError
+from ._guest import run_on_uvloop as run_on_uvloop
 from ._messages import Down as Down
 from ._messages import Exit as Exit
 from ._messages import GroupJoined as GroupJoined
@@ -77,6 +81,7 @@ __all__ = [
     "ActorExited",
     "ActorRef",
     "Address",
+    "AsyncioActor",
     "CallResult",
     "CallTimeout",
     "CallToSelf",
@@ -98,6 +103,7 @@ __all__ = [
     "MonitorRef",
     "NameTaken",
     "NamedRef",
+    "NoHostLoop",
     "NoProc",
     "NoReply",
     "NoStateStore",
@@ -109,6 +115,7 @@ __all__ = [
     "Persistent",
     "Placement",
     "Reply",
+    "RootStateError",
     "Runtime",
     "RuntimeStatistics",
     "SharedWorker",
@@ -127,5 +134,6 @@ __all__ = [
     "check_placement",
     "is_abnormal",
     "open_runtime",
+    "run_on_uvloop",
     "to_data",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar, final
 
 from ._calls import Caller
 from ._exceptions import InvalidReturn
@@ -87,9 +87,12 @@ class Actor:
     The class is instantiated with no arguments; ``spawn``'s arguments go to
     :meth:`init`. Set ``trap_exits = True`` (on the class or in ``init``) to get
     :class:`~actors.Exit` messages from links instead of dying with them.
+    An actor whose class sets ``reports_child_exits = True`` (a supervisor) logs
+    the crashes of the actors it spawns linked, so the runtime does not log them too.
     """
 
     trap_exits: bool = False
+    reports_child_exits: ClassVar[bool] = False
     _cell: LocalCell
     _runtime: Runtime
 

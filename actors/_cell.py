@@ -22,9 +22,17 @@ from ._ref import ActorRef, MonitorRef
 from ._timers import Timer
 
 if TYPE_CHECKING:
+    from ._aio import AsyncioSide
     from ._behaviour import Actor
     from ._owned import Owned
     from ._persisted import Persistence
+
+
+def reported_by(link: Cell | None) -> bool:
+    """Whether an actor started linked to ``link`` has its crash logged there (by a
+    supervisor, :attr:`Actor.reports_child_exits`), not by the runtime as well."""
+    actor = getattr(link, "actor", None)
+    return bool(getattr(actor, "reports_child_exits", False))
 
 
 class Cell:
@@ -41,6 +49,7 @@ class Cell:
         "pending",
         "reason",
         "ref",
+        "reported",
         "started",
         "stop_reason",
         "task",
@@ -62,6 +71,7 @@ class Cell:
         self.watching: dict[MonitorRef, Cell] = {}  # monitors this actor holds -> target
         self.pending: set[Caller] = set()  # calls to this actor not answered yet
         self.groups: dict[str, int] = {}  # group -> times joined
+        self.reported = False  # its crash is logged by the actor that started it (reported_by)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.ref}>"
@@ -108,7 +118,7 @@ class Cell:
 class LocalCell(Cell):
     """A local actor: its behaviour object, its task and the scopes that stop it."""
 
-    __slots__ = ("actor", "init_failure", "life", "loop", "owned", "persist", "timers")
+    __slots__ = ("actor", "aio", "init_failure", "life", "loop", "owned", "persist", "timers")
 
     def __init__(self, ref: ActorRef, actor: Actor, mailbox: Mailbox) -> None:
         super().__init__(ref, mailbox)
@@ -119,6 +129,7 @@ class LocalCell(Cell):
         self.loop: trio.CancelScope | None = None  # cancelled by a stop request
         self.timers: set[Timer] = set()
         self.persist: Persistence | None = None  # a persistent actor's commits
+        self.aio: AsyncioSide | None = None  # an asyncio actor's side of the bridge
 
     def __repr__(self) -> str:
         return f"<LocalCell {self.ref} {type(self.actor).__qualname__}>"
@@ -142,3 +153,5 @@ class LocalCell(Cell):
     def kill(self) -> None:
         if self.life is not None:
             self.life.cancel()
+        if self.aio is not None:
+            self.aio.abandon()  # a trio task waiting for an asyncio one waits no more

@@ -10,15 +10,18 @@ When the task ends, the kernel is told at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 
+from ._aio import AsyncioSide
+from ._asyncio_actor import is_asyncio
 from ._behaviour import Actor, Ignore, NoReply, Reply, Stop, bind, invalid_return
 from ._calls import Caller
-from ._cell import Cell, LocalCell
-from ._exceptions import InitError, StartIgnored
+from ._cell import Cell, LocalCell, reported_by
+from ._exceptions import InitError, NoHostLoop, StartIgnored
+from ._guest import host_loop
 from ._kernel import Kernel
 from ._mailbox import CALL, CAST, Mailbox
 from ._owned import end_all, end_all_after_kill
@@ -60,11 +63,22 @@ class LocalSpawner:
         ``spawn`` returns. Raises :class:`InitError`,
         :class:`StartIgnored` or :class:`~actors.NameTaken`.
         """
+        asyncio_actor = is_asyncio(cls)
+        loop = host_loop() if asyncio_actor else None
+        if loop is None and asyncio_actor:
+            raise NoHostLoop(
+                f"{cls.__qualname__} is an AsyncioActor and this trio run has no asyncio "
+                "host loop: run the tree with actors.run_on_uvloop(...), or place it in a "
+                'process (placement="process")'
+            )
         actor = cls()
         ref = self._kernel.new_ref()
         cell = LocalCell(ref, actor, Mailbox(bound))
         bind(actor, cell, self._runtime)
         cell.persist = persist
+        cell.reported = reported_by(link) or not self.log_crashes  # logged elsewhere
+        if loop is not None:
+            cell.aio = AsyncioSide(loop, self._nursery, repr(ref))
         if name is not None:
             self._kernel.register(name, cell)
         self._kernel.add(cell)
@@ -85,9 +99,9 @@ class LocalSpawner:
             with trio.CancelScope() as cell.life:
                 persist = cell.persist
                 if persist is None:
-                    await _init(cell.actor, args)
+                    await _init(cell, args)
                 else:
-                    await _init_persistent(cell.actor, args, persist)
+                    await _init_persistent(cell, args, persist)
             failure = cell.init_failure
             if failure is not None:
                 qualname = type(cell.actor).__qualname__
@@ -113,7 +127,7 @@ class LocalSpawner:
         finally:
             await end_all_after_kill(cell)
             reason = cell.reason
-            if cell.started and isinstance(reason, Crash) and self.log_crashes:
+            if cell.started and isinstance(reason, Crash) and not cell.reported:
                 logger.error(
                     "%r (%s) crashed: %s",
                     cell.ref,
@@ -137,7 +151,7 @@ class LocalSpawner:
         cell.stop_reason = reason
         await end_all(cell)  # its tasks end before its terminate runs
         try:
-            await cell.actor.terminate(reason)
+            await invoke(cell, cell.actor.terminate, reason)
         except Exception as exc:
             reason = Crash(exc)
         return reason
@@ -147,13 +161,14 @@ class LocalSpawner:
         actor = cell.actor
         get = cell.mailbox.get
         reply = self._reply
+        handle_call, handle_cast, handle_info = handlers(cell)
         while True:
             kind, payload, caller, receipt = await get()
             if receipt is not None:
                 receipt.release()
             if kind == CALL:
                 assert isinstance(caller, Caller)
-                result: object = await actor.handle_call(payload, caller)
+                result: object = await handle_call(payload, caller)
                 cls = type(result)
                 if cls is Reply:
                     reply(caller, result.value)  # type: ignore[attr-defined]
@@ -169,10 +184,10 @@ class LocalSpawner:
                 expected = "Reply(...), NoReply() or Stop(...)"
                 raise invalid_return(actor, "handle_call", result, expected)
             if kind == CAST:
-                result = await actor.handle_cast(payload)
+                result = await handle_cast(payload)
                 where = "handle_cast"
             else:
-                result = await actor.handle_info(payload)
+                result = await handle_info(payload)
                 where = "handle_info"
             if type(result) is NoReply:
                 continue
@@ -183,24 +198,53 @@ class LocalSpawner:
             raise invalid_return(actor, where, result, "NoReply() or Stop(...)")
 
 
-async def _init_persistent(actor: Actor, args: tuple[Any, ...], persist: Persistence) -> None:
+Handler = Callable[..., Awaitable[object]]
+
+
+def handlers(cell: LocalCell) -> tuple[Handler, Handler, Handler]:
+    """``handle_call``, ``handle_cast`` and ``handle_info`` as trio awaits them."""
+    actor, aio = cell.actor, cell.aio
+    if aio is None:
+        return actor.handle_call, actor.handle_cast, actor.handle_info
+    run = aio.run
+
+    async def handle_call(request: object, caller: Caller) -> object:
+        return await run(actor.handle_call, request, caller)
+
+    async def handle_cast(message: object) -> object:
+        return await run(actor.handle_cast, message)
+
+    async def handle_info(message: object) -> object:
+        return await run(actor.handle_info, message)
+
+    return handle_call, handle_cast, handle_info
+
+
+def invoke(cell: LocalCell, fn: Callable[..., Awaitable[Any]], *args: Any) -> Awaitable[Any]:
+    """``fn(*args)``, one of ``cell``'s callbacks, as trio awaits it."""
+    return fn(*args) if cell.aio is None else cell.aio.run(fn, *args)
+
+
+async def _init_persistent(cell: LocalCell, args: tuple[Any, ...], persist: Persistence) -> None:
     """Restore, init with the restored state, then commit it with the new generation."""
+    actor = cell.actor
     qualname = type(actor).__qualname__
     try:
         state = persist.restore(type(actor))
     except Exception as exc:
         raise InitError(f"{qualname}: restoring {persist.key!r} failed: {exc!r}") from exc
-    await _init(actor, (state, *args))
+    await _init(cell, (state, *args))
     try:
         await persist.commit(actor, force=True)  # from now on, an older incarnation is stale
     except Exception as exc:
         raise InitError(f"{qualname}: committing {persist.key!r} failed: {exc!r}") from exc
 
 
-async def _init(actor: Actor, args: tuple[Any, ...]) -> None:
+async def _init(cell: LocalCell, args: tuple[Any, ...]) -> None:
+    actor = cell.actor
     qualname = type(actor).__qualname__
     try:
-        result = await actor.init(*args)
+        result = await invoke(cell, actor.init, *args)
     except Exception as exc:
         raise InitError(f"{qualname}.init failed: {exc!r}") from exc
     if isinstance(result, Ignore):

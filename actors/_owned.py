@@ -130,11 +130,16 @@ async def end_all(cell: LocalCell) -> None:
     owned = cell.owned
     if owned is not None:
         owned.cancel()
+    if cell.aio is not None:
+        await cell.aio.end_tasks()
+    if owned is not None:
         await owned.wait()
 
 
 async def end_all_after_kill(cell: LocalCell) -> None:
     """As :func:`end_all`, shielded and bounded: the actor was killed, or cancelled."""
+    if cell.aio is not None:
+        await cell.aio.after_kill(repr(cell.ref))
     owned = cell.owned
     if owned is None or not owned.scopes:
         return

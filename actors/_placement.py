@@ -15,6 +15,7 @@ ValueError: WorkerOptions: start_timeout must be a number > 0 or None, not 0
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import resource
 from collections.abc import Mapping, Sequence
@@ -24,8 +25,11 @@ from typing import Literal
 
 from spawn import function_ref
 
+from ._exceptions import NoHostLoop
 from ._wire import encoding_codec
 
+#: The event loop of a worker process.
+Loop = Literal["trio", "uvloop"]
 _RESOURCES = frozenset(getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_"))
 
 
@@ -38,6 +42,11 @@ class WorkerOptions:
     to the worker's allowlisted environment; ``start_timeout`` is how long the
     worker has to start and say hello (``None``: the runtime's, 30 s by default).
     A worker that does not is a failed start (:class:`~actors.InitError`).
+    ``loop`` is the worker's event loop: ``"trio"`` (``trio.run``) or ``"uvloop"``
+    (trio as the guest of uvloop, :func:`~actors.run_on_uvloop`), which hosts
+    :class:`~actors.AsyncioActor` beside trio actors. ``None`` chooses: uvloop for
+    an asyncio actor in a worker of its own, trio otherwise (a shared worker that
+    hosts an asyncio actor must say ``loop="uvloop"``).
 
     Given to ``open_runtime`` they are the defaults of every process actor; given
     for one actor, its entries are added to those (its own win) and its
@@ -48,12 +57,16 @@ class WorkerOptions:
     rlimits: Mapping[int, tuple[int, int]] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     start_timeout: float | None = None
+    loop: Loop | None = None
 
     def __post_init__(self) -> None:
         problem = _rlimits_problem(self.rlimits) or _env_problem(self.env)
         timeout = self.start_timeout
         if problem is None and timeout is not None and not _positive(timeout):
             problem = f"start_timeout must be a number > 0 or None, not {timeout!r}"
+        if problem is None and self.loop not in (None, "trio", "uvloop"):
+            problem = f'loop must be "trio", "uvloop" or None, not {self.loop!r}'
+
         if problem is not None:
             raise (TypeError if problem.startswith("type:") else ValueError)(
                 f"WorkerOptions: {problem.removeprefix('type:')}"
@@ -63,19 +76,25 @@ class WorkerOptions:
         object.__setattr__(self, "env", MappingProxyType(dict(sorted(self.env.items()))))
 
     def __hash__(self) -> int:
-        return hash((tuple(self.rlimits.items()), tuple(self.env.items()), self.start_timeout))
+        items = (tuple(self.rlimits.items()), tuple(self.env.items()))
+        return hash((*items, self.start_timeout, self.loop))
 
     def __repr__(self) -> str:
+        loop = "" if self.loop is None else f", loop={self.loop!r}"
         return (
             f"WorkerOptions(rlimits={dict(self.rlimits)!r}, env={dict(self.env)!r}, "
-            f"start_timeout={self.start_timeout!r})"
+            f"start_timeout={self.start_timeout!r}{loop})"
         )
 
     def over(self, defaults: WorkerOptions) -> WorkerOptions:
-        """These options on top of ``defaults``: entries added (ours win), timeout replaced."""
+        """These options on top of ``defaults``: entries added (ours win); the timeout and
+        the loop replaced when set here."""
         timeout = defaults.start_timeout if self.start_timeout is None else self.start_timeout
         return WorkerOptions(
-            {**defaults.rlimits, **self.rlimits}, {**defaults.env, **self.env}, timeout
+            {**defaults.rlimits, **self.rlimits},
+            {**defaults.env, **self.env},
+            timeout,
+            defaults.loop if self.loop is None else self.loop,
         )
 
 
@@ -141,6 +160,24 @@ class SharedWorker:
 
 
 Placement = Literal["task", "process"] | SharedWorker
+
+
+def worker_loop(asyncio_actor: bool, placement: Placement, options: WorkerOptions) -> WorkerOptions:
+    """``options`` with the loop an actor's worker runs (see :class:`WorkerOptions`).
+
+    Raises :class:`~actors.NoHostLoop` when an asyncio actor is placed on a trio worker.
+    """
+    if not asyncio_actor:
+        return options
+    if options.loop is None and placement == "process":
+        return dataclasses.replace(options, loop="uvloop")
+    if options.loop != "uvloop":
+        where = "its worker" if placement == "process" else f"shared worker {placement!r}"
+        raise NoHostLoop(
+            f"an AsyncioActor needs a worker on uvloop: {where} runs trio; give it "
+            'WorkerOptions(loop="uvloop")'
+        )
+    return options
 
 
 def check_placement(placement: object) -> Placement:

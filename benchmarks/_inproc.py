@@ -2,10 +2,19 @@
 
 Bare trio is the floor: ``nursery.start`` for a spawn, a request/reply pair of
 memory channels for a call, one memory channel for a tell.
+
+``asyncio_call_round_trip`` is a trio actor calling an :class:`~actors.AsyncioActor`
+whose handler awaits ``asyncio.sleep(0)``, in a root on uvloop, against
+``call_round_trip`` (trio actors under ``trio.run``) and, to split the cost, trio
+actors in the same uvloop-hosted root: guest mode's own share. A call to the
+asyncio actor takes 4 guest ticks of trio (2 for trio actors): one that starts the
+asyncio task, one while it passes through the host loop, one that takes its
+answer, one for the caller.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,7 +22,17 @@ from typing import Any
 import pykka
 import trio
 
-from actors import Actor, Caller, InfoResult, NoReply, Reply, open_runtime
+from actors import (
+    Actor,
+    ActorRef,
+    AsyncioActor,
+    Caller,
+    InfoResult,
+    NoReply,
+    Reply,
+    open_runtime,
+    run_on_uvloop,
+)
 
 from ._core import OURS, Case
 
@@ -30,6 +49,25 @@ class Echo(Actor):
     async def handle_cast(self, message: Any) -> InfoResult:
         self.count += 1
         return NoReply()
+
+
+class AsyncioEcho(AsyncioActor):
+    """Echo, its handler an asyncio coroutine that passes through the host loop once."""
+
+    async def handle_call(self, request: Any, caller: Caller) -> Reply:
+        await asyncio.sleep(0)
+        return Reply(request)
+
+
+class Driver(Actor):
+    """A trio actor that calls ``target`` ``n`` times; answers the seconds per call."""
+
+    async def handle_call(self, request: tuple[ActorRef, int], caller: Caller) -> Reply:
+        target, n = request
+        start = time.perf_counter()
+        for i in range(n):
+            await target.call(i)
+        return Reply((time.perf_counter() - start) / n)
 
 
 class PykkaEcho(pykka.ThreadingActor):
@@ -154,6 +192,19 @@ def ours_call_round_trip(n: int) -> float:
     return _run(body)
 
 
+def asyncio_call_round_trip(n: int, echo: type[Actor] = AsyncioEcho) -> float:
+    """A trio actor calling ``echo`` in a root on uvloop (``run_on_uvloop``)."""
+
+    async def body() -> float:
+        async with open_runtime(mailbox_size=MAILBOX) as runtime:
+            target = await runtime.spawn(echo)
+            driver = await runtime.spawn(Driver)
+            seconds: float = await driver.call((target, n), timeout=None)
+        return seconds
+
+    return run_on_uvloop(body)
+
+
 def ours_tell_throughput(n: int) -> float:
     async def body() -> float:
         async with open_runtime(mailbox_size=MAILBOX) as runtime:
@@ -219,6 +270,19 @@ def cases(quick: bool) -> list[Case]:
         Case("call_round_trip", OURS, "s", lambda: ours_call_round_trip(calls)),
         Case("call_round_trip", "trio", "s", lambda: trio_call_round_trip(calls)),
         Case("call_round_trip", "pykka", "s", lambda: pykka_call_round_trip(calls // 4)),
+        Case("asyncio_call_round_trip", OURS, "s", lambda: asyncio_call_round_trip(calls)),
+        Case(
+            "asyncio_call_round_trip",
+            "call_round_trip (trio actors, trio.run)",
+            "s",
+            lambda: ours_call_round_trip(calls),
+        ),
+        Case(
+            "asyncio_call_round_trip",
+            "trio actors on uvloop",
+            "s",
+            lambda: asyncio_call_round_trip(calls, Echo),
+        ),
         Case("tell_throughput", OURS, "msg/s", lambda: ours_tell_throughput(tells)),
         Case("tell_throughput", "trio", "msg/s", lambda: trio_tell_throughput(tells)),
         Case("tell_throughput", "pykka", "msg/s", lambda: pykka_tell_throughput(tells // 4)),

@@ -1,10 +1,13 @@
 """A line-protocol key-value server under a supervision tree; each connection its own child.
 
-Run it: ``python -m examples.kv_service [--port N]`` (loopback; port 0 by default), then
-talk to it with ``nc 127.0.0.1 PORT``; Ctrl-C or SIGTERM stops it in order.
+Run it as a daemon: ``letitcrash run examples.kv_service:tree --set port=7070`` (loopback;
+port 0 by default, the bound port is logged and written to ``listeners.json`` in the state
+directory), then talk to it with ``nc 127.0.0.1 7070``; Ctrl-C or SIGTERM stops it in order.
+The store is persistent (strict mode, in the daemon's SQLite store): a write that was
+answered ``OK`` survives a ``kill -9`` of the daemon.
 
     root (one_for_one)
-    ├── store        an actor holding the data
+    ├── store        an actor holding the data (persistent)
     └── kv           the listener (docs/services.md)
         ├── connections   a temporary child per client, each running serve_client
         └── acceptor
@@ -22,21 +25,12 @@ grows without bound. A client that crashes its handler loses only its own connec
 
 from __future__ import annotations
 
-import argparse
-import signal
 from typing import Any, Protocol
 
 import trio
 
-from actors import Actor, Caller, CallResult, Reply, open_runtime
-from supervisor import (
-    ChildSpec,
-    Sibling,
-    Supervisor,
-    listener,
-    listener_address,
-    open_tree,
-)
+from actors import Actor, Caller, CallResult, Persistent, Reply
+from supervisor import ChildSpec, Sibling, Supervisor, listener
 
 MAX_LINE = 64 * 1024
 
@@ -54,11 +48,25 @@ def apply(data: dict[str, str], request: Any) -> object:
     raise ValueError(f"the store answers no {request!r}")
 
 
-class Store(Actor):
-    """The data, in an actor: its calls are :func:`apply`'s requests."""
+class Store(Actor, Persistent[dict[str, str]]):
+    """The data, in an actor: its calls are :func:`apply`'s requests.
 
-    async def init(self) -> None:
-        self.data: dict[str, str] = {}
+    It is persistent (docs/persistence.md): in a tree with a state store, strict mode
+    (the default) answers a SET or DEL only once it is committed, so a ``kill -9`` of
+    the daemon loses no acknowledged write.
+    """
+
+    state_version = 1
+
+    async def init(self, state: dict[str, str] | None) -> None:
+        self.data: dict[str, str] = {} if state is None else state
+
+    def snapshot(self) -> dict[str, str]:
+        return self.data
+
+    @classmethod
+    def restore(cls, data: Any, version: int) -> dict[str, str]:
+        return {str(key): str(value) for key, value in dict(data).items()}
 
     async def handle_call(self, request: Any, caller: Caller) -> CallResult:
         return Reply(apply(self.data, request))
@@ -133,6 +141,7 @@ async def serve_client(stream: trio.SocketStream, store: Calls) -> None:
 
 
 def tree(host: str = "127.0.0.1", port: int = 0, max_connections: int = 1000) -> Supervisor:
+    """The service's tree; ``letitcrash run examples.kv_service:tree --set port=N`` runs it."""
     return Supervisor(
         children=[
             ChildSpec("store", Store),
@@ -145,21 +154,3 @@ def tree(host: str = "127.0.0.1", port: int = 0, max_connections: int = 1000) ->
             ),
         ]
     )
-
-
-async def main(port: int) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with open_runtime() as runtime, open_tree(tree(port=port), runtime=runtime) as root:
-            address = await listener_address(root.supervisor("kv"))
-            assert isinstance(address, tuple)  # TCP: (host, port)
-            print(f"listening on {address[0]}:{address[1]}", flush=True)
-            async for signum in signals:
-                print(f"stopping on {signal.Signals(signum).name}", flush=True)
-                break
-    print("stopped", flush=True)
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m examples.kv_service")
-    parser.add_argument("--port", type=int, default=0)
-    trio.run(main, parser.parse_args().port)

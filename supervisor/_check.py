@@ -16,6 +16,7 @@ from typing import Any
 
 from actors import (
     Actor,
+    AsyncioActor,
     SharedWorker,
     WorkerOptions,
     check_durability,
@@ -69,6 +70,7 @@ def check_child(spec: ChildSpec) -> ChildSpec:
     _check_worker_options(spec, child_id)
     if spec.placement != "task":
         _check_placeable(spec, child_id)
+        _check_loop(spec, child_id)
     start = spec.start
     if isinstance(start, Supervisor):
         try:
@@ -120,6 +122,24 @@ def _check_worker_options(spec: ChildSpec, child_id: str) -> None:
     else:
         problem = 'worker options need placement="process"'
     raise InvalidSpec(child_id, "worker_options", problem)
+
+
+def _check_loop(spec: ChildSpec, child_id: str) -> None:
+    """An asyncio child placed in a process needs a worker on uvloop (a task's root loop is
+    known only at start: its spawn fails there if the tree runs under plain ``trio.run``)."""
+    if not (isinstance(spec.start, type) and issubclass(spec.start, AsyncioActor)):
+        return
+    if isinstance(spec.placement, SharedWorker):
+        loop = (spec.placement.options or WorkerOptions()).loop
+        fine = loop == "uvloop"
+    else:
+        fine = spec.worker_options is None or spec.worker_options.loop != "trio"
+    if not fine:
+        raise InvalidSpec(
+            child_id,
+            "placement",
+            'an AsyncioActor needs a worker on uvloop: give it WorkerOptions(loop="uvloop")',
+        )
 
 
 def _check_placeable(spec: ChildSpec, child_id: str) -> None:

@@ -102,6 +102,40 @@ class TreeExited(SupervisorError):
         self.reason = reason
 
 
+class ControlError(SupervisorError):
+    """Raised by a control client when the daemon answered a request with an error.
+
+    ``code`` says which (``"bad_request"``, ``"too_large"``, ``"bad_version"``,
+    ``"unknown_op"``, ``"bad_path"``, ``"not_found"``, ``"running"``,
+    ``"no_store"``, ``"forbidden"``, ``"timeout"``, ``"failed"``); the message
+    is the daemon's. docs/operations.md lists them.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class DaemonNotRunning(ControlError):
+    """Raised by a control client when no daemon answers: no socket, or it refuses."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("not_running", message)
+
+
+class SocketPathTooLong(ControlError, ValueError):
+    """Raised for a control socket path over the 107 bytes a Unix socket address holds."""
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(
+            "bad_path",
+            f"the control socket path {path!r} is {size} bytes; a Unix socket path holds at "
+            "most 107: choose a shorter state directory (--state-dir)",
+        )
+        self.path = path
+        self.size = size
+
+
 def _describe(cause: BaseException) -> str:
     inner = cause.__cause__
     if isinstance(inner, StartFailed):

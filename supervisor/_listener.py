@@ -163,6 +163,21 @@ async def listener_address(listener: SupervisorHandle) -> Address:
     return _as_address(await listener.child("acceptor").call(_ADDRESS))
 
 
+def listener_paths(spec: Supervisor, prefix: str = "") -> list[str]:
+    """The paths of the listeners among the static children of the tree ``spec``."""
+    found: list[str] = []
+    for child in spec.children:
+        start = child.start
+        if not isinstance(start, Supervisor) or spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
+            continue
+        path = prefix + child.id
+        if any(grandchild.start is _Acceptor for grandchild in start.children):
+            found.append(path)
+        else:
+            found += listener_paths(start, path + "/")
+    return found
+
+
 def _as_address(value: object) -> Address:
     if isinstance(value, str):
         return value

@@ -25,6 +25,11 @@ EXPECTED = {
     "inproc": {
         "spawn_first_call": {OURS, "trio", "pykka"},
         "call_round_trip": {OURS, "trio", "pykka"},
+        "asyncio_call_round_trip": {
+            OURS,
+            "call_round_trip (trio actors, trio.run)",
+            "trio actors on uvloop",
+        },
         "tell_throughput": {OURS, "trio", "pykka"},
     },
     "spawn": {

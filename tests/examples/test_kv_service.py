@@ -1,43 +1,28 @@
-"""examples/kv_service.py, run as a user runs it, with real clients (docs/services.md)."""
+"""examples/kv_service.py, run as the README runs it (`letitcrash run`), with real clients.
+
+See docs/services.md and docs/daemon.md.
+"""
 
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import trio
 
-from tests.support import ROOT
+from tests.daemon.running import Daemon, LineClient, running
 
 DEADLINE = 30.0
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[subprocess.Popen[str], int]]:
-    """The example in a process of its own; stopped (by its pid) if the test did not."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "examples.kv_service", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert process.stderr is not None
-        assert first.startswith("listening on 127.0.0.1:"), first + process.stderr.read()
-        yield process, int(first.rsplit(":", 1)[1])
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(DEADLINE)
-        for pipe in (process.stdout, process.stderr):
-            assert pipe is not None
-            pipe.close()
+def server(tmp_path: Path) -> Iterator[tuple[Daemon, int]]:
+    """The example run by `letitcrash run` (the README's main job), port 0."""
+    with running("examples.kv_service:tree", tmp_path, "--set", "port=0") as daemon:
+        daemon.ready()
+        yield daemon, daemon.port("kv")
 
 
 class Client:
@@ -71,10 +56,8 @@ async def client(port: int) -> Client:
     return Client(await trio.open_tcp_stream("127.0.0.1", port))
 
 
-async def test_the_kv_service_with_real_clients(
-    server: tuple[subprocess.Popen[str], int],
-) -> None:
-    process, port = server
+async def test_the_kv_service_with_real_clients(server: tuple[Daemon, int]) -> None:
+    daemon, port = server
     with trio.fail_after(DEADLINE):
         alice = await client(port)
         assert await alice.ask(b"GET colour") == b"NOT_FOUND"
@@ -101,8 +84,31 @@ async def test_the_kv_service_with_real_clients(
         for each in (alice, garbage, long, bob):
             await each.stream.aclose()
 
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=DEADLINE)
-    assert process.returncode == 0, err
-    assert out.splitlines() == ["stopping on SIGTERM", "stopped"]
-    assert "Traceback" not in err
+    daemon.send(signal.SIGTERM)
+    assert daemon.wait(DEADLINE) == 0, daemon.text()
+    assert daemon.records[-1]["event"] == "daemon stopped"
+    assert not any(record["level"] == "ERROR" for record in daemon.records), daemon.text()
+    assert not daemon.raw, daemon.raw
+
+
+def test_acknowledged_writes_survive_kill_9_of_the_daemon(tmp_path: Path) -> None:
+    """Strict mode: every write answered OK is there after a SIGKILL and a second start."""
+    acknowledged = {}
+    with running("examples.kv_service:tree", tmp_path, "--set", "port=0") as daemon:
+        daemon.ready()
+        with LineClient(daemon.port("kv")) as client:
+            for n in range(50):
+                assert client.ask(f"SET k{n} v{n}") == "OK"
+                acknowledged[f"k{n}"] = f"v{n}"
+            assert client.ask("DEL k0") == "DELETED"
+            del acknowledged["k0"]
+            daemon.send(signal.SIGKILL)
+        assert daemon.wait() == -signal.SIGKILL
+    with running("examples.kv_service:tree", tmp_path, "--set", "port=0") as again:
+        again.ready()
+        with LineClient(again.port("kv")) as client:
+            assert client.ask("GET k0") == "NOT_FOUND"
+            for key, value in acknowledged.items():
+                assert client.ask(f"GET {key}") == f"VALUE {value}"
+        again.send(signal.SIGTERM)
+        assert again.wait() == 0, again.text()

@@ -1,0 +1,172 @@
+"""``letitcrash run``: a supervision tree as a foreground service (docs/daemon.md).
+
+The daemon opens the embedded SQLite store in its state directory, starts the
+tree, tells the service manager (``sd_notify``) and waits for a signal:
+
+- SIGTERM or SIGINT: an orderly stop (bottom-up, each child's shutdown budget,
+  persistent state flushed), exit 0; the same after the root stopped itself
+  (``auto_shutdown``). A second SIGTERM or SIGINT kills what is left at once
+  (no ``terminate``; committed state stays): exit 143 or 130.
+- The root gave up (intensity exceeded) or the tree failed to start: exit 1.
+- SIGHUP: the log file is opened again (after a rotation).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Final
+
+import trio
+
+from actors import Runtime, is_abnormal, open_runtime
+
+from ._exceptions import StartFailed, TreeExited
+from ._handles import SupervisorHandle
+from ._listener import listener_address, listener_paths
+from ._logs import ReopenableFile
+from ._notify import Notifier, RestartStatus
+from ._server import ESCALATED
+from ._spec import Supervisor
+from ._store_sqlite import open_sqlite_store
+from ._tree import open_tree
+
+logger = logging.getLogger("supervisor")
+
+EXIT_OK: Final = 0
+EXIT_GAVE_UP: Final = 1
+EXIT_USAGE: Final = 2
+#: After a second SIGINT or SIGTERM (128 + the signal, as a shell reports it).
+EXIT_KILLED: Final = {signal.SIGINT: 130, signal.SIGTERM: 143}
+#: While stopping, how far ahead the service manager's stop timeout is pushed.
+EXTEND_EVERY: Final = 5.0
+
+LISTENERS_FILE: Final = "listeners.json"
+
+
+@dataclass
+class Daemon:
+    """One run of a tree as a service: its signals, its exit code."""
+
+    spec: Supervisor
+    name: str
+    state_dir: Path
+    notifier: Notifier
+    log_handler: logging.Handler | None = None
+    exit_code: int = EXIT_OK
+    _body: trio.CancelScope = field(default_factory=trio.CancelScope)
+    _runtime: Runtime | None = None
+    _stopping: bool = False
+    _escalated: trio.Event = field(default_factory=trio.Event)
+
+    async def run(self) -> int:
+        """Run until stopped; the exit code."""
+        status = RestartStatus(self.notifier)
+        logging.getLogger("supervisor").addHandler(status)
+        signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+        try:
+            with trio.open_signal_receiver(*signals) as received:
+                async with trio.open_nursery() as services:
+                    services.start_soon(self._watch, received)
+                    try:
+                        await self._serve(services.start_soon)
+                    finally:
+                        services.cancel_scope.cancel()
+        finally:
+            logging.getLogger("supervisor").removeHandler(status)
+        return self.exit_code
+
+    async def _serve(self, start_soon: Callable[..., object]) -> None:
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            async with (
+                open_sqlite_store(self.state_dir) as store,
+                open_runtime(store=store) as runtime,
+            ):
+                self._runtime = runtime
+                with self._body:
+                    async with open_tree(self.spec, runtime=runtime) as root:
+                        await self._announce(root)
+                        start_soon(self.notifier.keep_watchdog)
+                        await trio.sleep_forever()
+        except TreeExited as exc:
+            if exc.reason == ESCALATED or is_abnormal(exc.reason):
+                logger.error("%s: the root supervisor gave up (%s)", self.name, exc.reason)
+                self._set_exit(EXIT_GAVE_UP)
+            else:
+                logger.info("%s: the root supervisor stopped (%s)", self.name, exc.reason)
+        except StartFailed as exc:
+            logger.error("%s: the tree failed to start: %s", self.name, exc)
+            self._set_exit(EXIT_GAVE_UP)
+        logger.info("%s: stopped", self.name, extra={"event": "daemon stopped"})
+
+    def _set_exit(self, code: int) -> None:
+        if self.exit_code == EXIT_OK:
+            self.exit_code = code
+
+    async def _announce(self, root: SupervisorHandle) -> None:
+        """Log and record where the tree's listeners listen; tell the service manager."""
+        bound: dict[str, object] = {}
+        for path in listener_paths(self.spec):
+            address = await listener_address(root.supervisor(path))
+            bound[path] = address
+            where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
+            logger.info("listener %s: listening on %s", path, where, extra={"child_id": path})
+        _write_private(self.state_dir / LISTENERS_FILE, json.dumps(bound, indent=1) + "\n")
+        logger.info(
+            "%s: running (pid %d, state in %s)",
+            self.name,
+            os.getpid(),
+            self.state_dir,
+            extra={"event": "daemon ready"},
+        )
+        self.notifier.ready()
+
+    async def _watch(self, received: AsyncIterator[int]) -> None:
+        async with trio.open_nursery() as nursery:
+            async for signum in received:
+                if signum == signal.SIGHUP:
+                    self._reopen_log()
+                elif not self._stopping:
+                    self._stopping = True
+                    name = signal.Signals(signum).name
+                    logger.info("%s: %s, stopping in order", self.name, name)
+                    self.notifier.stopping(2 * EXTEND_EVERY)
+                    nursery.start_soon(self._keep_extending)
+                    self._body.cancel()
+                elif not self._escalated.is_set():
+                    self._escalated.set()
+                    self.exit_code = EXIT_KILLED[signal.Signals(signum)]
+                    name = signal.Signals(signum).name
+                    logger.warning("%s: second %s, killing what is left", self.name, name)
+                    runtime = self._runtime
+                    if runtime is not None:
+                        nursery.start_soon(partial(runtime.aclose, kill=True))
+
+    async def _keep_extending(self) -> None:
+        while True:
+            await trio.sleep(EXTEND_EVERY)
+            self.notifier.extend(2 * EXTEND_EVERY)
+
+    def _reopen_log(self) -> None:
+        handler = self.log_handler
+        if isinstance(handler, ReopenableFile):
+            handler.reopen()
+            logger.info("%s: SIGHUP, log file %s reopened", self.name, handler.path)
+        else:
+            logger.info("%s: SIGHUP, no log file to reopen", self.name)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (0600) atomically."""
+    scratch = path.with_name(path.name + ".tmp")
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+    os.replace(scratch, path)

@@ -1,0 +1,180 @@
+"""Trees the daemon tests run with `letitcrash run tests.daemon.trees:NAME` (importable by path)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from actors import Actor, AsyncioActor, Caller, CallResult, InfoResult, NoReply, Placement, Reply
+from supervisor import ChildSpec, Restart, Sibling, Supervisor, listener
+
+logger = logging.getLogger("tests.daemon")
+
+
+class Polite(Actor):
+    """Logs its terminate (event "terminate", field "who"), after ``pause`` seconds."""
+
+    async def init(self, who: str, pause: float = 0.0) -> None:
+        self.who = who
+        self.pause = pause
+
+    async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        return Reply(self.who)
+
+    async def terminate(self, reason: object) -> None:
+        await trio.sleep(self.pause)
+        logger.info("terminate %s", self.who, extra={"event": "terminate", "who": self.who})
+
+
+def ordered(budget: float = 2.0) -> Supervisor:
+    """Three children with terminate callbacks, a process child, a nested supervisor."""
+    return Supervisor(
+        children=[
+            ChildSpec("a", Polite, args=("a", 0.2), shutdown=budget),
+            ChildSpec("p", Polite, args=("p",), shutdown=budget, placement="process"),
+            ChildSpec(
+                "inner",
+                Supervisor(children=[ChildSpec("b", Polite, args=("b", 0.2), shutdown=budget)]),
+            ),
+            ChildSpec("c", Polite, args=("c", 0.2), shutdown=budget),
+        ]
+    )
+
+
+class AsyncioPolite(AsyncioActor):
+    """As :class:`Polite`, in asyncio: its terminate awaits the host loop."""
+
+    async def init(self, who: str) -> None:
+        self.who = who
+
+    async def terminate(self, reason: object) -> None:
+        await asyncio.sleep(0.2)
+        loop = type(asyncio.get_running_loop()).__module__
+        extra = {"event": "terminate", "who": self.who, "loop": loop}
+        logger.info("terminate %s", self.who, extra=extra)
+
+
+def ordered_asyncio(budget: float = 2.0) -> Supervisor:
+    """For ``--loop uvloop``: trio and asyncio children side by side in the root."""
+    return Supervisor(
+        children=[
+            ChildSpec("a", Polite, args=("a", 0.2), shutdown=budget),
+            ChildSpec("aio", AsyncioPolite, args=("aio",), shutdown=budget),
+            ChildSpec("c", Polite, args=("c", 0.2), shutdown=budget),
+        ]
+    )
+
+
+class Slow(Actor):
+    """Takes ``delay`` seconds to start, so that a signal can land during start-up."""
+
+    async def init(self, delay: float) -> None:
+        await trio.sleep(delay)
+
+
+def startup(budget: float = 1.0, delay: float = 0.05) -> Supervisor:
+    """A tree that takes a while to start: task and process children, nested."""
+    children = []
+    for index in range(4):
+        placement: Placement = "process" if index % 2 else "task"
+        children.append(
+            ChildSpec(f"w{index}", Slow, args=(delay,), shutdown=budget, placement=placement)
+        )
+    nested = Supervisor(children=[ChildSpec("x", Slow, args=(delay,), shutdown=budget)])
+    return Supervisor(children=[*children, ChildSpec("nested", nested)])
+
+
+class Stubborn(Actor):
+    """Its terminate never returns: only a kill ends it."""
+
+    async def terminate(self, reason: object) -> None:
+        logger.info("terminate hangs", extra={"event": "terminate hangs"})
+        await trio.sleep_forever()
+
+
+def hung(budget: float = 60.0) -> Supervisor:
+    return Supervisor(
+        children=[
+            ChildSpec("worker", Polite, args=("worker",), placement="process"),
+            ChildSpec("stubborn", Stubborn, shutdown=budget),
+        ]
+    )
+
+
+class Crasher(Actor):
+    """Crashes shortly after it started (so its supervisor restarts it, and gives up)."""
+
+    async def init(self) -> None:
+        self.send_after(0.05, "crash")
+
+    async def handle_info(self, message: Any) -> InfoResult:
+        raise RuntimeError("crashed on purpose")
+
+
+def gives_up() -> Supervisor:
+    return Supervisor(intensity=1, period=60, children=[ChildSpec("crasher", Crasher)])
+
+
+class CrashOnce(Actor):
+    """Crashes on the call "crash"; answers "ok" to anything else."""
+
+    async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+        if request == "crash":
+            raise ValueError("a crash to be logged once")
+        return Reply("ok")
+
+
+async def serve_line(stream: Any, target: Any) -> None:
+    """One call to ``target`` per line received; the answer sent back as a line."""
+    buffer = b""
+    async for data in stream:
+        buffer += data
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            try:
+                answer = str(await target.call(line.decode()))
+            except Exception as exc:
+                answer = f"error {type(exc).__name__}"
+            await stream.send_all(answer.encode() + b"\n")
+
+
+def crashes() -> Supervisor:
+    """A task and a process child that crash on request, reached through listeners."""
+    return Supervisor(
+        intensity=10,
+        children=[
+            ChildSpec("task", CrashOnce),
+            ChildSpec("proc", CrashOnce, placement="process"),
+            listener("to_task", serve_line, args=(Sibling("task"),)),
+            listener("to_proc", serve_line, args=(Sibling("proc"),)),
+        ],
+    )
+
+
+class EnvProbe(Actor):
+    """Writes its process's environment to ``out`` (JSON) when it starts."""
+
+    async def init(self, out: str) -> None:
+        text = json.dumps({"pid": os.getpid(), "env": dict(os.environ)})
+        await trio.Path(out).write_text(text)
+
+
+def env_probe(out: Path) -> Supervisor:
+    return Supervisor(
+        children=[ChildSpec("probe", EnvProbe, args=(str(out),), placement="process")]
+    )
+
+
+class Quiet(Actor):
+    async def handle_info(self, message: Any) -> InfoResult:
+        return NoReply()
+
+
+def quiet() -> Supervisor:
+    return Supervisor(children=[ChildSpec("quiet", Quiet, restart=Restart.PERMANENT)])
