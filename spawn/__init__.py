@@ -1,4 +1,4 @@
-"""The OS process layer: codec, spawn templates, workers, channel, pool.
+"""The OS process layer: codec, spawn templates, workers, channel, pool, orphan reaper.
 
 Only the exceptions are imported eagerly; every other name is loaded on first
 use (PEP 562), so a worker that imports ``spawn._fnworker`` pays neither for
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from ._pool import open_worker_pool as open_worker_pool
     from ._process import Process as Process
     from ._program import ProgramChild as ProgramChild
+    from ._reaper import Reaper as Reaper
+    from ._reaper import become_subreaper as become_subreaper
+    from ._reaper import open_reaper as open_reaper
     from ._survivors import record_programs as record_programs
     from ._survivors import stop_survivors as stop_survivors
     from ._template import FUNCTION_WORKER as FUNCTION_WORKER
@@ -70,15 +73,18 @@ _LAZY = {
     "PoolStatistics": "._pool",
     "Process": "._process",
     "ProgramChild": "._program",
+    "Reaper": "._reaper",
     "SocketStream": "._channel",
     "SpawnTemplate": "._template",
     "Worker": "._worker",
     "WorkerPool": "._pool",
     "allowlisted_env": "._template",
+    "become_subreaper": "._reaper",
     "function_config": "._worker",
     "function_ref": "._calls",
     "inherited_env": "._template",
     "open_pool": "._pool",
+    "open_reaper": "._reaper",
     "open_worker_pool": "._pool",
     "record_programs": "._survivors",
     "rebuild_error": "._calls",
@@ -127,6 +133,7 @@ __all__ = [
     "Process",
     "ProgramChild",
     "ProtocolError",
+    "Reaper",
     "RemoteError",
     "RemoteTraceback",
     "SocketStream",
@@ -137,10 +144,12 @@ __all__ = [
     "WorkerPool",
     "WorkerStartError",
     "allowlisted_env",
+    "become_subreaper",
     "function_config",
     "function_ref",
     "inherited_env",
     "open_pool",
+    "open_reaper",
     "open_worker_pool",
     "rebuild_error",
     "record_programs",

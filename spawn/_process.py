@@ -19,6 +19,7 @@ from typing import Final, Protocol
 
 import trio
 
+from ._children import disown, own
 from ._template import SpawnTemplate
 
 #: How long a process may take to vanish after SIGKILL before we give up waiting.
@@ -34,10 +35,13 @@ class Process:
     never SIGCHLD and never a thread per child. Signals go through the pidfd, so
     they can never reach a recycled pid. ``returncode`` is ``None`` until the
     process was reaped, then its exit status, or ``-signum`` if a signal killed it.
+    Until then its pid is *owned*: an orphan reaper (:func:`~spawn.open_reaper`)
+    leaves its exit status to this handle.
     """
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
+        own(pid)  # already owned when spawned from a template; a pid from elsewhere is now
         self.returncode: int | None = None
         self._lock = trio.Lock()
         try:
@@ -86,6 +90,7 @@ class Process:
         if pid == 0:
             return False
         self.returncode = os.waitstatus_to_exitcode(status)
+        disown(self.pid)
         if self._pidfd is not None:
             os.close(self._pidfd)  # only the task holding self._lock ever waits on it
             self._pidfd = None

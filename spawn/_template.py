@@ -31,6 +31,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Literal
 
+from ._children import spawn_owned
+
 #: The worker bootstrap, run as a file so that it imports nothing of ours.
 BOOTSTRAP: Final = str(Path(__file__).with_name("_bootstrap.py"))
 #: The entry module of a worker that runs plain functions (no event loop).
@@ -219,20 +221,27 @@ class SpawnTemplate:
         """Start one process; return its pid. The caller owns the child and must reap it.
 
         ``handover`` maps fds of the child to fds of the parent for this spawn only.
+        The pid is registered as owned as it is spawned, so an orphan reaper
+        (:func:`~spawn.open_reaper`) never reaps it; :class:`~spawn.Process` forgets
+        it once reaped (a caller that reaps it with ``os.waitpid`` leaves a stale
+        entry, which the reaper drops at its next scan).
         Raises :class:`OSError` if ``posix_spawn`` fails.
         """
         fds = {**self.fds, **(handover or {})}
         kwargs: dict[str, object] = {}
         if self.process_group:
             kwargs["setpgroup"] = 0
-        return os.posix_spawn(
-            self.argv[0],
-            self.argv,
-            self._env_list,
-            file_actions=_file_actions(fds, self.null_stdin),
-            setsigmask=(),
-            setsigdef=self._sigdef,
-            **kwargs,  # type: ignore[arg-type]
+        actions = _file_actions(fds, self.null_stdin)
+        return spawn_owned(
+            lambda: os.posix_spawn(
+                self.argv[0],
+                self.argv,
+                self._env_list,
+                file_actions=actions,
+                setsigmask=(),
+                setsigdef=self._sigdef,
+                **kwargs,  # type: ignore[arg-type]
+            )
         )
 
 

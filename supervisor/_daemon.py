@@ -26,7 +26,7 @@ from typing import Final
 import trio
 
 from actors import Runtime, is_abnormal, open_runtime
-from spawn import record_programs, stop_survivors
+from spawn import Reaper, open_reaper, record_programs, stop_survivors
 
 from ._control import serve_control
 from ._exceptions import StartFailed, TreeExited
@@ -49,6 +49,8 @@ EXIT_GAVE_UP: Final = 1
 EXIT_USAGE: Final = 2
 #: After a second SIGINT or SIGTERM (128 + the signal, as a shell reports it).
 EXIT_KILLED: Final = {signal.SIGINT: 130, signal.SIGTERM: 143}
+#: How long orphaned descendants get between SIGTERM and SIGKILL at the end.
+ORPHAN_BUDGET: Final = 5.0
 #: While stopping, how far ahead the service manager's stop timeout is pushed.
 EXTEND_EVERY: Final = 5.0
 
@@ -70,6 +72,7 @@ class Daemon:
     exit_code: int = EXIT_OK
     _body: trio.CancelScope = field(default_factory=trio.CancelScope)
     _runtime: Runtime | None = None
+    _reaper: Reaper | None = None
     _stopping: bool = False
     _escalated: trio.Event = field(default_factory=trio.Event)
 
@@ -97,15 +100,24 @@ class Daemon:
         if stopped:
             logger.warning("%s: stopped %s, left by an earlier run", self.name, stopped)
         try:
-            with record_programs(programs):
-                async with (
-                    open_sqlite_store(self.state_dir) as store,
-                    open_runtime(store=store) as runtime,
-                ):
-                    self._runtime = runtime
-                    with self._body:
-                        async with open_tree(self.spec, runtime=runtime) as root:
-                            await self._operate(root, store)
+            async with open_reaper(stop_budget=ORPHAN_BUDGET) as reaper:
+                self._reaper = reaper
+                with record_programs(programs):
+                    async with (
+                        open_sqlite_store(self.state_dir) as store,
+                        open_runtime(store=store) as runtime,
+                    ):
+                        self._runtime = runtime
+                        with self._body:
+                            async with open_tree(self.spec, runtime=runtime) as root:
+                                await self._operate(root, store)
+            if reaper.adopted or reaper.stopped:
+                logger.info(
+                    "%s: reaped %d orphaned processes, stopped %d at the end",
+                    self.name,
+                    reaper.adopted,
+                    reaper.stopped,
+                )
         except TreeExited as exc:
             if exc.reason == ESCALATED or is_abnormal(exc.reason):
                 logger.error("%s: the root supervisor gave up (%s)", self.name, exc.reason)
@@ -173,6 +185,8 @@ class Daemon:
                     self._escalated.set()
                     self.exit_code = EXIT_KILLED[signal.Signals(signum)]
                     logger.warning("%s: second %s, killing what is left", self.name, name)
+                    if self._reaper is not None:
+                        self._reaper.stop_budget = 0.0  # orphans too: SIGKILL at once
                     runtime = self._runtime
                     if runtime is not None:
                         nursery.start_soon(partial(runtime.aclose, kill=True))

@@ -12,24 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.procs import children as children
+
 DEADLINE = 10.0
-
-
-def children(of: int | None = None) -> set[int]:
-    """Pids whose parent is ``of`` (default: this process), zombies included."""
-    parent = os.getpid() if of is None else of
-    found = set()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.add(int(name))
-    return found
 
 
 def fd_targets() -> dict[int, str]:

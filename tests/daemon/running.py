@@ -7,6 +7,7 @@ every record, so a test waits for an event ("daemon ready") instead of sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -64,6 +65,7 @@ class Daemon:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
+            start_new_session=True,  # close() can end what it started (a wrapper's child too)
         )
         self._readers = [
             threading.Thread(target=self._read, args=(pipe,), daemon=True)
@@ -132,6 +134,10 @@ class Daemon:
             reader.join(timeout)
         return code
 
+    def count(self, check: Callable[[Record], bool]) -> int:
+        with self._changed:
+            return sum(1 for record in self.records if check(record))
+
     def messages(self) -> list[str]:
         with self._changed:
             return [str(record.get("message")) for record in self.records]
@@ -142,10 +148,14 @@ class Daemon:
         return "\n".join(lines)
 
     def close(self) -> None:
-        """Kill it (by its pid) if it still runs; reap it; close its pipes."""
+        """Kill it if it still runs, and its process group (what it started, by its pgid:
+        a wrapper's daemon); reap it; close its pipes."""
         if self.process.poll() is None:
-            self.process.kill()
-        self.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(DEADLINE)
+        for reader in self._readers:
+            reader.join(10)
         for pipe in (self.process.stdout, self.process.stderr):
             if pipe is not None:
                 pipe.close()

@@ -6,13 +6,14 @@ import asyncio
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from actors import Actor, AsyncioActor, Caller, CallResult, InfoResult, NoReply, Placement, Reply
-from supervisor import ChildSpec, Restart, Sibling, Supervisor, listener
+from supervisor import ChildSpec, Restart, Sibling, Supervisor, listener, program
 
 logger = logging.getLogger("tests.daemon")
 
@@ -178,3 +179,42 @@ class Quiet(Actor):
 
 def quiet() -> Supervisor:
     return Supervisor(children=[ChildSpec("quiet", Quiet, restart=Restart.PERMANENT)])
+
+
+#: A grandchild that leaves its program's session (setsid), records its pid, lingers, and
+#: records a SIGTERM if one comes.
+_ORPHAN = (
+    'setsid sh -c \'trap "echo term > $0/term; exit 0" TERM; echo $$ > $0/pid.tmp; '
+    'mv $0/pid.tmp $0/pid; sleep $1 & wait $!\' "$0" "$1" & '
+    # the program waits for its grandchild to have left its group: its exit kills the group
+    'i=0; while [ ! -e "$0/pid" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; exit 0'
+)
+
+
+def orphans(marks: Path, linger: float = 60.0) -> Supervisor:
+    """A program that starts a setsid grandchild and exits at once; a quiet actor beside it."""
+    orphan = program(
+        "forker", ["sh", "-c", _ORPHAN, str(marks), str(linger)], restart=Restart.TEMPORARY
+    )
+    return Supervisor(children=[ChildSpec("quiet", Quiet), orphan])
+
+
+def sleeper() -> Supervisor:
+    return Supervisor(children=[program("sleeper", ["sleep", "600"])])
+
+
+_BIG_LINE = "import sys, time; sys.stdout.write('x' * 2**20); sys.stdout.flush(); time.sleep(600)"
+
+
+def noisy(port: int = 0) -> Supervisor:
+    """The kv service beside a program printing 1 MB without a newline and one writing fast."""
+    from examples.kv_service import tree
+
+    kv = tree(port=port)
+    return Supervisor(
+        children=[
+            *kv.children,
+            program("big_line", [sys.executable, "-c", _BIG_LINE]),
+            program("fast", ["yes", "fast"]),
+        ]
+    )
