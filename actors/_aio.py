@@ -26,7 +26,9 @@ from typing import Any, Final, TypeVar, TypeVarTuple, Unpack
 
 import outcome
 import trio
-from trio.lowlevel import Abort, RaiseCancelT, Task
+from trio.lowlevel import Abort, Task, in_trio_task
+
+from ._mailbox import GET_BURST, Envelope, Mailbox
 
 logger = logging.getLogger("actors")
 
@@ -45,29 +47,33 @@ class _Abandoned(Exception):
 
 
 class _Waiter:
-    """One trio task waiting for one asyncio task: spinning first, then parked."""
+    """One trio task waiting for one asyncio task: spinning while pumped, else parked."""
 
-    __slots__ = ("atask", "cancelled", "result", "task")
+    __slots__ = ("atask", "cancelled", "pump", "result", "task")
 
-    def __init__(self) -> None:
-        self.task: Task | None = None  # the trio task, once parked
+    def __init__(self, pump: int) -> None:
+        self.task: Task | None = None  # the trio task, while parked
         self.atask: asyncio.Task[None] | None = None
         self.result: outcome.Outcome[Any] | None = None  # the first answer wins
         self.cancelled = False
+        self.pump = pump  # how many more times the trio task yields before it parks
 
-    def finish(self, result: outcome.Outcome[Any]) -> None:
-        if self.result is not None:
-            return
-        self.result = result
+    def wake(self) -> None:
         task = self.task
         if task is not None:
             self.task = None
             trio.lowlevel.reschedule(task)
 
-    def abort(self, _: RaiseCancelT) -> Abort:
-        self.cancelled = True
-        if self.atask is not None:
-            self.atask.cancel()
+    def finish(self, result: outcome.Outcome[Any]) -> None:
+        if self.result is None:
+            self.result = result
+            self.wake()
+
+    def abort(self, _: object) -> Abort:
+        if not self.cancelled:
+            self.cancelled = True
+            if self.atask is not None:
+                self.atask.cancel()
         return Abort.FAILED  # the asyncio task ends first, or the actor is killed
 
 
@@ -131,32 +137,37 @@ class AsyncioSide:
 
     # -- trio awaits asyncio --------------------------------------------------------
 
-    async def run(self, fn: Callable[[Unpack[Ts]], Awaitable[T]], *args: *Ts) -> T:
+    async def run(
+        self, fn: Callable[[Unpack[Ts]], Awaitable[T]], *args: *Ts, pump: int = SPIN
+    ) -> T:
         """In trio: ``await fn(*args)`` as an asyncio task of the actor; its result.
 
         A trio cancellation cancels the asyncio task and waits for it to end (it
         then raises ``Cancelled``), unless the actor is killed first.
 
-        The trio task first yields a few times (:data:`SPIN`) before it parks: while
-        trio has a task to run it does not wait for I/O on its thread, so an asyncio
-        callback that ends within a few loop iterations wakes it without the hop
-        through that thread (a round trip six times longer, measured).
+        The trio task first yields ``pump`` times before it parks, and again each
+        time :meth:`nudge` pumps it: while trio has a task to run it does not wait
+        for I/O on its thread, so an asyncio callback that ends (or answers a trio
+        caller) within a few loop iterations wakes trio without the hop through
+        that thread (a round trip six times longer, measured).
         """
-        waiter = _Waiter()
+        waiter = _Waiter(pump)
         waiter.atask = self.loop.create_task(_drive(waiter, fn, args), context=self.context)
         self._waiting = waiter
         try:
-            for _ in range(SPIN):
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                if waiter.result is not None:
-                    break
-            else:
-                waiter.task = trio.lowlevel.current_task()
-                await trio.lowlevel.wait_task_rescheduled(waiter.abort)
+            while waiter.result is None:
+                if waiter.pump > 0:
+                    waiter.pump -= 1
+                    try:
+                        await trio.lowlevel.checkpoint()
+                    except trio.Cancelled:
+                        waiter.abort(None)  # raised again below, once the task ended
+                else:
+                    waiter.task = trio.lowlevel.current_task()
+                    await trio.lowlevel.wait_task_rescheduled(waiter.abort)
         finally:
             self._waiting = None
         result = waiter.result
-        assert result is not None
         if isinstance(result, outcome.Error):
             error = result.error
             if waiter.cancelled or isinstance(error, _Abandoned):
@@ -166,6 +177,25 @@ class AsyncioSide:
         elif waiter.cancelled:
             await trio.lowlevel.checkpoint()
         return result.unwrap()  # type: ignore[no-any-return]
+
+    def nudge(self) -> None:
+        """From trio: a message came; keep trio awake a few ticks, for its answer."""
+        waiter = self._waiting
+        if waiter is not None:
+            waiter.pump = SPIN
+            waiter.wake()
+
+    def idle(self) -> None:
+        """From asyncio: the actor waits for a message; trio need not stay awake."""
+        waiter = self._waiting
+        if waiter is not None:
+            waiter.pump = 0
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the callback that runs now was cancelled by the actor's stop."""
+        waiter = self._waiting
+        return waiter is not None and waiter.cancelled
 
     def abandon(self) -> None:
         """The actor is killed: the trio task waiting for an asyncio one stops waiting."""
@@ -226,6 +256,57 @@ class AsyncioSide:
     def close(self) -> None:
         """The actor exited: tasks it starts from now on are not tracked."""
         self._closed = True
+
+
+class AsyncioMailbox(Mailbox):
+    """The mailbox of an asyncio actor, whose message loop is one asyncio task.
+
+    A writer wakes that task directly (it sets the future the task awaits), and a
+    writer in trio code also pumps the actor's trio task (:meth:`AsyncioSide.nudge`),
+    so that trio stays awake for the answer and takes it without a hop through
+    its I/O thread.
+    """
+
+    __slots__ = ("_future", "side")
+
+    def __init__(self, bound: int, side: AsyncioSide) -> None:
+        super().__init__(bound)
+        self.side = side
+        self._future: asyncio.Future[None] | None = None
+
+    def _wake_reader(self) -> None:
+        if in_trio_task():
+            self.side.nudge()
+        future = self._future
+        if future is not None:
+            self._future = None
+            if not future.done():
+                future.set_result(None)
+
+    async def get(self) -> Envelope:  # type: ignore[override]  # an asyncio coroutine
+        """In asyncio: the oldest message, waiting for one if there is none.
+
+        Raises ``CancelledError`` once the actor is stopping (its callback may have
+        swallowed the stop's cancellation). With messages waiting, it yields to the
+        loop once in :data:`GET_BURST` messages, as a trio actor's ``get`` does.
+        """
+        side = self.side
+        if side.stopping:
+            raise asyncio.CancelledError
+        if not self._queue:
+            self._streak = 0
+            side.idle()
+            future = self._future = side.loop.create_future()
+            try:
+                await future
+            finally:
+                self._future = None
+        else:
+            self._streak += 1
+            if self._streak >= GET_BURST:
+                self._streak = 0
+                await asyncio.sleep(0)
+        return self._pop()
 
 
 async def _serve_future(
