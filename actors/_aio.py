@@ -26,7 +26,7 @@ from typing import Any, Final, TypeVar, TypeVarTuple, Unpack
 
 import outcome
 import trio
-from trio.lowlevel import Abort, Task, in_trio_task
+from trio.lowlevel import Abort, Task
 
 from ._mailbox import GET_BURST, Envelope, Mailbox
 
@@ -47,31 +47,28 @@ class _Abandoned(Exception):
 
 
 class _Waiter:
-    """One trio task waiting for one asyncio task: spinning while pumped, else parked."""
+    """One trio task waiting for one asyncio task: spinning first, then parked."""
 
-    __slots__ = ("atask", "cancelled", "pump", "result", "task")
+    __slots__ = ("atask", "cancelled", "result", "side", "task")
 
-    def __init__(self, pump: int) -> None:
+    def __init__(self, side: AsyncioSide) -> None:
+        self.side = side
         self.task: Task | None = None  # the trio task, while parked
         self.atask: asyncio.Task[None] | None = None
         self.result: outcome.Outcome[Any] | None = None  # the first answer wins
         self.cancelled = False
-        self.pump = pump  # how many more times the trio task yields before it parks
-
-    def wake(self) -> None:
-        task = self.task
-        if task is not None:
-            self.task = None
-            trio.lowlevel.reschedule(task)
 
     def finish(self, result: outcome.Outcome[Any]) -> None:
         if self.result is None:
             self.result = result
-            self.wake()
+            task = self.task
+            if task is not None:
+                self.task = None
+                trio.lowlevel.reschedule(task)
 
     def abort(self, _: object) -> Abort:
         if not self.cancelled:
-            self.cancelled = True
+            self.cancelled = self.side.stopping = True
             if self.atask is not None:
                 self.atask.cancel()
         return Abort.FAILED  # the asyncio task ends first, or the actor is killed
@@ -105,6 +102,7 @@ class AsyncioSide:
         "loop",
         "name",
         "nursery",
+        "stopping",
         "tasks",
     )
 
@@ -120,6 +118,8 @@ class AsyncioSide:
         self._idle: trio.Event | None = None
         self._waiting: _Waiter | None = None
         self._closed = False
+        #: A callback was cancelled by the actor's stop (or kill): it handles no more.
+        self.stopping = False
 
     # -- tracking -------------------------------------------------------------------
 
@@ -145,29 +145,26 @@ class AsyncioSide:
         A trio cancellation cancels the asyncio task and waits for it to end (it
         then raises ``Cancelled``), unless the actor is killed first.
 
-        The trio task first yields ``pump`` times before it parks, and again each
-        time :meth:`nudge` pumps it: while trio has a task to run it does not wait
-        for I/O on its thread, so an asyncio callback that ends (or answers a trio
-        caller) within a few loop iterations wakes trio without the hop through
+        The trio task first yields ``pump`` times before it parks: while trio has
+        a task to run it does not wait for I/O on its thread, so an asyncio callback
+        that ends within a few loop iterations wakes trio without the hop through
         that thread (a round trip six times longer, measured).
         """
-        waiter = _Waiter(pump)
+        waiter = _Waiter(self)
         waiter.atask = self.loop.create_task(_drive(waiter, fn, args), context=self.context)
         self._waiting = waiter
         try:
-            while waiter.result is None:
-                if waiter.pump > 0:
-                    waiter.pump -= 1
-                    try:
-                        await trio.lowlevel.checkpoint()
-                    except trio.Cancelled:
-                        waiter.abort(None)  # raised again below, once the task ended
-                else:
-                    waiter.task = trio.lowlevel.current_task()
-                    await trio.lowlevel.wait_task_rescheduled(waiter.abort)
+            for _ in range(pump):
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                if waiter.result is not None:
+                    break
+            else:
+                waiter.task = trio.lowlevel.current_task()
+                await trio.lowlevel.wait_task_rescheduled(waiter.abort)
         finally:
             self._waiting = None
         result = waiter.result
+        assert result is not None
         if isinstance(result, outcome.Error):
             error = result.error
             if waiter.cancelled or isinstance(error, _Abandoned):
@@ -177,25 +174,6 @@ class AsyncioSide:
         elif waiter.cancelled:
             await trio.lowlevel.checkpoint()
         return result.unwrap()  # type: ignore[no-any-return]
-
-    def nudge(self) -> None:
-        """From trio: a message came; keep trio awake a few ticks, for its answer."""
-        waiter = self._waiting
-        if waiter is not None:
-            waiter.pump = SPIN
-            waiter.wake()
-
-    def idle(self) -> None:
-        """From asyncio: the actor waits for a message; trio need not stay awake."""
-        waiter = self._waiting
-        if waiter is not None:
-            waiter.pump = 0
-
-    @property
-    def stopping(self) -> bool:
-        """Whether the callback that runs now was cancelled by the actor's stop."""
-        waiter = self._waiting
-        return waiter is not None and waiter.cancelled
 
     def abandon(self) -> None:
         """The actor is killed: the trio task waiting for an asyncio one stops waiting."""
@@ -261,13 +239,13 @@ class AsyncioSide:
 class AsyncioMailbox(Mailbox):
     """The mailbox of an asyncio actor, whose message loop is one asyncio task.
 
-    A writer wakes that task directly (it sets the future the task awaits), and a
-    writer in trio code also pumps the actor's trio task (:meth:`AsyncioSide.nudge`),
-    so that trio stays awake for the answer and takes it without a hop through
-    its I/O thread.
+    A writer wakes that task directly (it sets the future the task awaits); a trio
+    caller spins a few ticks before it parks (:data:`SPIN`), so that trio is awake
+    when the answer comes and takes it without a hop through its I/O thread.
     """
 
     __slots__ = ("_future", "side")
+    reply_spins = SPIN
 
     def __init__(self, bound: int, side: AsyncioSide) -> None:
         super().__init__(bound)
@@ -275,28 +253,24 @@ class AsyncioMailbox(Mailbox):
         self._future: asyncio.Future[None] | None = None
 
     def _wake_reader(self) -> None:
-        if in_trio_task():
-            self.side.nudge()
         future = self._future
         if future is not None:
             self._future = None
             if not future.done():
                 future.set_result(None)
 
-    async def get(self) -> Envelope:  # type: ignore[override]  # an asyncio coroutine
+    async def get(self) -> Envelope:  # an asyncio coroutine, where Mailbox.get is trio's
         """In asyncio: the oldest message, waiting for one if there is none.
 
         Raises ``CancelledError`` once the actor is stopping (its callback may have
         swallowed the stop's cancellation). With messages waiting, it yields to the
         loop once in :data:`GET_BURST` messages, as a trio actor's ``get`` does.
         """
-        side = self.side
-        if side.stopping:
+        if self.side.stopping:
             raise asyncio.CancelledError
         if not self._queue:
             self._streak = 0
-            side.idle()
-            future = self._future = side.loop.create_future()
+            future = self._future = self.side.loop.create_future()
             try:
                 await future
             finally:

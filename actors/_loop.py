@@ -171,7 +171,9 @@ class LocalSpawner:
         actor = cell.actor
         get = cell.mailbox.get
         reply = self._reply
-        handle_call, handle_cast, handle_info = actor.handle_call, actor.handle_cast, actor.handle_info
+        handle_call = actor.handle_call
+        handle_cast = actor.handle_cast
+        handle_info = actor.handle_info
         while True:
             kind, payload, caller, receipt = await get()
             if receipt is not None:
