@@ -84,10 +84,9 @@ async def _drive(
     waiter.finish(result)
 
 
-def _foreign_cancel(fn: object) -> RuntimeError:
+def _foreign_cancel(what: str, actor: str) -> RuntimeError:
     """The crash reason of a callback whose task asyncio code cancelled (not its actor)."""
-    what = getattr(fn, "__qualname__", repr(fn))
-    return RuntimeError(f"{what} was cancelled from asyncio code, not by its actor's stop")
+    return RuntimeError(f"{actor}: {what} was cancelled from asyncio code, not by the actor's stop")
 
 
 class AsyncioSide:
@@ -138,12 +137,19 @@ class AsyncioSide:
     # -- trio awaits asyncio --------------------------------------------------------
 
     async def run(
-        self, fn: Callable[[Unpack[Ts]], Awaitable[T]], *args: *Ts, pump: int = SPIN
+        self,
+        fn: Callable[[Unpack[Ts]], Awaitable[T]],
+        *args: *Ts,
+        pump: int = SPIN,
+        what: str | None = None,
     ) -> T:
         """In trio: ``await fn(*args)`` as an asyncio task of the actor; its result.
 
         A trio cancellation cancels the asyncio task and waits for it to end (it
         then raises ``Cancelled``), unless the actor is killed first.
+
+        ``what`` names the callback in the crash reason of a foreign cancellation
+        (its task cancelled by asyncio code, not by the actor's stop).
 
         The trio task first yields ``pump`` times before it parks: while trio has
         a task to run it does not wait for I/O on its thread, so an asyncio callback
@@ -170,7 +176,8 @@ class AsyncioSide:
             if waiter.cancelled or isinstance(error, _Abandoned):
                 await trio.lowlevel.checkpoint()  # the cancellation that interrupted it
             if isinstance(error, asyncio.CancelledError):
-                raise _foreign_cancel(fn) from error
+                callback = what or str(getattr(fn, "__qualname__", fn))
+                raise _foreign_cancel(callback, self.name) from error
         elif waiter.cancelled:
             await trio.lowlevel.checkpoint()
         return result.unwrap()  # type: ignore[no-any-return]

@@ -149,7 +149,8 @@ class LocalSpawner:
                     if cell.aio is None:
                         await self._loop(cell)
                     else:  # the whole loop is one asyncio task, its handlers awaited there
-                        await cell.aio.run(self._loop, cell, pump=0)
+                        what = f"a handler of {type(cell.actor).__qualname__}"
+                        await cell.aio.run(self._loop, cell, pump=0, what=what)
             assert cell.stop_reason is not None
             reason = cell.stop_reason
         except Exception as exc:
