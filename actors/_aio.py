@@ -54,7 +54,7 @@ class _Waiter:
     def __init__(self, side: AsyncioSide) -> None:
         self.side = side
         self.task: Task | None = None  # the trio task, while parked
-        self.atask: asyncio.Task[None] | None = None
+        self.atask: asyncio.Task[Any] | None = None
         self.result: outcome.Outcome[Any] | None = None  # the first answer wins
         self.cancelled = False
 
@@ -73,15 +73,12 @@ class _Waiter:
                 self.atask.cancel()
         return Abort.FAILED  # the asyncio task ends first, or the actor is killed
 
+    def done(self, task: asyncio.Task[Any]) -> None:
+        self.finish(outcome.capture(task.result))
 
-async def _drive(
-    waiter: _Waiter, fn: Callable[[Unpack[Ts]], Awaitable[Any]], args: tuple[*Ts]
-) -> None:
-    try:
-        result: outcome.Outcome[Any] = outcome.Value(await fn(*args))
-    except (Exception, asyncio.CancelledError) as exc:
-        result = outcome.Error(exc)
-    waiter.finish(result)
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
 
 
 def _foreign_cancel(what: str, actor: str) -> RuntimeError:
@@ -157,7 +154,10 @@ class AsyncioSide:
         that thread (a round trip six times longer, measured).
         """
         waiter = _Waiter(self)
-        waiter.atask = self.loop.create_task(_drive(waiter, fn, args), context=self.context)
+        awaitable = self.context.run(fn, *args)
+        coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
+        waiter.atask = atask = self.loop.create_task(coro, context=self.context)
+        atask.add_done_callback(waiter.done)
         self._waiting = waiter
         try:
             for _ in range(pump):
