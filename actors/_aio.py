@@ -3,7 +3,9 @@
 Trio to asyncio: the runtime awaits an asyncio callback with :meth:`AsyncioSide.run`,
 which runs it as a task of the host loop and parks the trio task until that task
 ends. A trio cancellation (a stop request, a kill) cancels the asyncio task; a stop
-waits for it to end, a kill does not (:meth:`AsyncioSide.abandon`).
+waits for it to end, a kill does not (:meth:`AsyncioSide.abandon`). The message
+loop is one such task for the actor's life: its :class:`AsyncioMailbox` is read
+from asyncio, and a writer (trio code or asyncio code) wakes it directly.
 
 Asyncio to trio: :meth:`AsyncioSide.to_trio` runs a trio operation (a call, a
 send that may wait, a spawn) as a trio task and gives asyncio a future of it.
