@@ -21,6 +21,7 @@ from ._exceptions import NoHostLoop as NoHostLoop
 from ._exceptions import NoStateStore as NoStateStore
 from ._exceptions import NoSuchActor as NoSuchActor
 from ._exceptions import NotRunning as NotRunning
+from ._exceptions import RootStateError as RootStateError
 from ._exceptions import SnapshotError as SnapshotError
 from ._exceptions import SnapshotTooNew as SnapshotTooNew
 from ._exceptions import StartIgnored as StartIgnored
@@ -114,6 +115,7 @@ __all__ = [
     "Persistent",
     "Placement",
     "Reply",
+    "RootStateError",
     "Runtime",
     "RuntimeStatistics",
     "SharedWorker",

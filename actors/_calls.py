@@ -17,7 +17,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import outcome
@@ -147,6 +148,15 @@ async def call(
     finally:
         if not caller._done:
             caller._settle()
+
+
+async def timed(call: Awaitable[Any], observer: Callable[[float], None]) -> Any:
+    """Await ``call``, then tell ``observer`` how long it took (also when it raised)."""
+    began = time.perf_counter()
+    try:
+        return await call
+    finally:
+        observer(time.perf_counter() - began)
 
 
 class Deadlines:

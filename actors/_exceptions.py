@@ -89,8 +89,32 @@ class NotRunning(ActorError):
 
 
 class StateError(ActorError):
-    """Base of the actor side's persistence errors (the store's own errors are
-    ``supervisor.PersistenceError``); a persistent actor crashes with one as its reason."""
+    """Base of every persistence error: a persistent actor crashes with one as its reason.
+
+    The store's own errors (``supervisor.PersistenceError``, such as ``StoreFull``)
+    are ones too, so ``except StateError`` catches every failure to persist.
+    """
+
+
+class RootStateError(StateError):
+    """A state store error raised in the root process, as a process actor's worker sees it.
+
+    A persistent actor in a worker commits through the root, whose store raised
+    the error: in the worker it is this (``type_name`` and ``message`` of the
+    original); back in the root (the actor's exit reason, the error of a strict
+    call) it is the store's own error again.
+
+    >>> error = RootStateError("supervisor._store_errors.StoreFull", "store x is full", "n", 1)
+    >>> print(error)
+    supervisor._store_errors.StoreFull: store x is full
+    """
+
+    def __init__(self, type_name: str, message: str, node: str, ident: int) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.message = message
+        self.node = node  # the root's node, which keeps the original under ``ident``
+        self.ident = ident
 
 
 class SnapshotError(StateError):

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from spawn import ProtocolError
 
-from ._reasons import ExitReason
+from ._reasons import Crash, ExitReason
 from ._ref import ActorRef
 
 Frame = list[Any]
@@ -60,7 +60,9 @@ def hello(destination: str, source: str) -> Frame:
 
 # -- spawning in another node ---------------------------------------------------------
 
-#: [SPAWN, node, root, request id, module, qualname, args, mailbox bound, link-to ref or None]
+#: [SPAWN, node, root, request id, module, qualname, args, mailbox bound, link-to ref or None,
+#: persistence or None]; a persistent actor's persistence is [state key, generation,
+#: durability, stored (version, data) or None]: the worker restores it before init.
 SPAWN: Final = 1
 
 
@@ -72,13 +74,16 @@ def spawn(
     args: list[Any],
     bound: int,
     link: ActorRef | None,
+    persistence: list[Any] | None,
 ) -> Frame:
-    return [SPAWN, destination, source, request, cls[0], cls[1], args, bound, link]
+    return [SPAWN, destination, source, request, cls[0], cls[1], args, bound, link, persistence]
 
 
-def read_spawn(frame: Frame) -> tuple[int, str, str, list[Any], int, ActorRef | None]:
-    request, module, qualname, args, bound, link = _fields(frame, 6)
-    return request, module, qualname, args, bound, link
+def read_spawn(
+    frame: Frame,
+) -> tuple[int, str, str, list[Any], int, ActorRef | None, list[Any] | None]:
+    request, module, qualname, args, bound, link, persistence = _fields(frame, 7)
+    return request, module, qualname, args, bound, link, persistence
 
 
 #: [SPAWNED, root, node, request id, ref or None, error box or None, ignored, mailbox bound]:
@@ -133,8 +138,18 @@ def reply_error(destination: str, source: str, call_id: int, reason: ExitReason 
     return [REPLY_ERROR, destination, source, call_id, reason]
 
 
+#: [REPLY_FAILED, node, source, call id, Crash(error)]: the call failed with ``error``, and
+#: the actor lives on so far (a strict actor's commit failed: it crashes next).
+REPLY_FAILED: Final = 23
+
+
+def reply_failed(destination: str, source: str, call_id: int, reason: Crash) -> Frame:
+    return [REPLY_FAILED, destination, source, call_id, reason]
+
+
 def read_reply(frame: Frame) -> tuple[int, Any]:
-    """The call id, and the value (REPLY) or the reason (REPLY_ERROR)."""
+    """The call id, and the value (REPLY), the reason (REPLY_ERROR) or the error's Crash
+    (REPLY_FAILED)."""
     call_id, value = _fields(frame, 2)
     return call_id, value
 
@@ -283,3 +298,39 @@ def group(kind: int, destination: str, source: str, joined: str, ref: ActorRef) 
 def read_group(frame: Frame) -> tuple[str, ActorRef]:
     joined, ref = _fields(frame, 2)
     return joined, ref
+
+
+# -- a process actor's state ------------------------------------------------------------------
+
+#: [PUT, root, node, request id, state key, generation, version, data]: commit a snapshot of
+#: an actor of the node to the root's store (data: under the frame limit, never chunked).
+PUT: Final = 21
+#: [COMMITTED, node, root, request id, error or None]: the answer to PUT, once the root's
+#: store committed it (None) or failed (the error, lent: see ``actors._wire``).
+COMMITTED: Final = 22
+
+
+def put(
+    destination: str,
+    source: str,
+    request: int,
+    key: str,
+    generation: int,
+    version: int,
+    data: bytes,
+) -> Frame:
+    return [PUT, destination, source, request, key, generation, version, data]
+
+
+def read_put(frame: Frame) -> tuple[int, str, int, int, bytes]:
+    request, key, generation, version, data = _fields(frame, 5)
+    return request, key, generation, version, data
+
+
+def committed(destination: str, source: str, request: int, error: Exception | None) -> Frame:
+    return [COMMITTED, destination, source, request, error]
+
+
+def read_committed(frame: Frame) -> tuple[int, Exception | None]:
+    request, error = _fields(frame, 2)
+    return request, error

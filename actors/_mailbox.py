@@ -76,6 +76,10 @@ class Mailbox:
         """Messages waiting to be handled, system messages included."""
         return len(self._queue)
 
+    def depth(self) -> int:
+        """Messages waiting for the actor, as far as this node can tell."""
+        return len(self._queue)
+
     # -- writers --------------------------------------------------------------
 
     def put_system(self, envelope: Envelope) -> bool:

@@ -145,6 +145,24 @@ def check_durability(durability: object) -> Durability:
     )
 
 
+def durability_to_wire(mode: Durability) -> list[object]:
+    """``mode`` as a list that travels in a frame (see :func:`durability_from_wire`)."""
+    if isinstance(mode, Periodic):
+        return ["periodic", mode.messages, mode.seconds]
+    return ["shutdown" if isinstance(mode, OnShutdown) else "strict"]
+
+
+def durability_from_wire(wire: object) -> Durability:
+    match wire:
+        case ["strict"]:
+            return STRICT
+        case ["shutdown"]:
+            return ON_SHUTDOWN
+        case ["periodic", messages, seconds]:
+            return Periodic(messages, seconds)  # type: ignore[arg-type]  # checked by Periodic
+    raise ValueError(f"not a durability mode: {wire!r:.100}")
+
+
 def is_persistent(cls: type) -> bool:
     return issubclass(cls, Persistent)
 

@@ -26,10 +26,10 @@ from spawn import EncodeError
 from . import _frames as frames
 from ._calls import Caller
 from ._cell import Cell
-from ._exceptions import ActorExited
+from ._exceptions import ActorExited, StateError
 from ._link import Transport
 from ._mailbox import CALL, CAST, INFO, SYSTEM, Closed, Envelope, Mailbox
-from ._reasons import ExitReason
+from ._reasons import Crash, ExitReason
 from ._ref import ActorRef
 
 DEFAULT_WINDOW: Final = 64
@@ -135,6 +135,12 @@ class ProxyMailbox(Mailbox):
 
     def __len__(self) -> int:
         return 0  # the messages wait in the other process
+
+    def depth(self) -> int:
+        """Messages sent from here that the actor has not taken out yet, by the credits
+        spent (returned in batches, so it may count up to a batch too many), and those
+        waiting here for a credit."""
+        return self._bound - self._credit + len(self._blocked)
 
     def put_system(self, envelope: Envelope) -> bool:
         if self._closed:
@@ -260,6 +266,10 @@ class RemoteCaller(Caller):
         self._settle()
         assert isinstance(result, outcome.Error)
         error = result.error
+        if isinstance(error, StateError):  # a strict actor's commit failed: its caller gets it
+            failed = frames.reply_failed(self.source, self.wire.node, self.call_id, Crash(error))
+            self.wire.post(failed)
+            return
         reason = error.reason if isinstance(error, ActorExited) else None
         self.wire.post(frames.reply_error(self.source, self.wire.node, self.call_id, reason))
 

@@ -54,6 +54,8 @@ class Router:
         hub: bool,
         on_spawn: FrameHook | None = None,
         on_spawned: FrameHook | None = None,
+        on_put: FrameHook | None = None,
+        on_committed: FrameHook | None = None,
         on_node_down: Callable[[str], None] | None = None,
     ) -> None:
         self.node = kernel.node
@@ -71,6 +73,8 @@ class Router:
         self._reply_heads: dict[str, bytes] = {}  # node -> the head of a REPLY to it
         self._spawn_hook = on_spawn
         self._spawned_hook = on_spawned
+        self._put_hook = on_put  # the root: a worker's actor commits its state
+        self._committed_hook = on_committed  # a worker: the root's answer to a put
         self._node_down_hook = on_node_down
 
     # -- links --------------------------------------------------------------------
@@ -306,6 +310,14 @@ class Router:
             NoSuchActor(f"{ref} is not alive") if reason is None else ActorExited(ref, reason)
         )
 
+    def _on_reply_failed(self, source: str, frame: frames.Frame) -> None:
+        call_id, reason = frames.read_reply(frame)
+        caller = self._calls.pop(call_id, None)
+        if caller is not None:
+            if not isinstance(reason, Crash) or not isinstance(reason.exc, Exception):
+                raise ProtocolError(f"REPLY_FAILED without an error: {reason!r:.100}")
+            caller.failed(reason.exc)
+
     def _on_message(self, source: str, frame: frames.Frame) -> None:
         target, payload = frames.read_message(frame)
         cell = self._kernel.local(target)
@@ -412,10 +424,24 @@ class Router:
         if self._spawned_hook is not None:
             self._spawned_hook(source, frame)
 
+    def _on_put(self, source: str, frame: frames.Frame) -> None:
+        if self._put_hook is None:
+            raise ProtocolError(
+                f"node {source} sent {self.node} a state to commit; it has no store"
+            )
+        self._put_hook(source, frame)
+
+    def _on_committed(self, source: str, frame: frames.Frame) -> None:
+        if self._committed_hook is not None:
+            self._committed_hook(source, frame)
+
     _handlers: Final[dict[int, Callable[[Router, str, frames.Frame], None]]] = {
         frames.CALL: _on_call,
         frames.REPLY: _on_reply,
         frames.REPLY_ERROR: _on_reply_error,
+        frames.REPLY_FAILED: _on_reply_failed,
+        frames.PUT: _on_put,
+        frames.COMMITTED: _on_committed,
         frames.CAST: _on_message,
         frames.INFO: _on_message,
         frames.SYSTEM: _on_message,

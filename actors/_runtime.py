@@ -23,6 +23,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -35,6 +36,7 @@ from ._calls import Caller, Deadlines
 from ._cell import Cell, LocalCell
 from ._exceptions import MailboxFull, NoSuchActor, NotRunning
 from ._kernel import Kernel
+from ._kernel_facade import KernelFacade
 from ._link import NodeLink
 from ._loop import LocalSpawner
 from ._mailbox import CAST, INFO, Closed, Envelope, WouldBlock, check_mailbox_size
@@ -43,9 +45,9 @@ from ._persistent import Durability, StateStore, is_persistent
 from ._placement import Placement, WorkerOptions, check_placement, placed_options
 from ._reasons import SHUTDOWN, ExitReason
 from ._records import ExitWatch, RuntimeStatistics
-from ._ref import ActorRef, MonitorRef, NamedRef
+from ._ref import ActorRef, NamedRef
 from ._timers import Timer, start_timer
-from ._wire import actor_registry
+from ._wire import LentErrors, actor_registry
 from ._worker_node import WorkerNode
 from ._workers import WorkerSet
 
@@ -58,7 +60,7 @@ DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
 WORKER_START_TIMEOUT: Final = 30.0
 
 
-class Runtime:
+class Runtime(KernelFacade):
     """Spawns actors and carries their messages, links, monitors, names and groups.
 
     Made by :func:`open_runtime`; all of its state lives in it, so two runtimes
@@ -79,17 +81,20 @@ class Runtime:
         store: StateStore | None = None,
     ) -> None:
         self.node = secrets.token_hex(3)
-        self.codec = Codec(registry=actor_registry(self))
+        self._lent = LentErrors(self.node)  # store errors sent to workers, to come back as such
+        self.codec = Codec(registry=actor_registry(self, self._lent))
         self._state_codec = Codec(limits=STATE_LIMITS)
         self._kernel = kernel = Kernel(self.node, self)
         self.groups = kernel.groups
         self._nursery = nursery
-        self._prepare = self._round_trip if encode_messages else None
+        codec = self.codec
+        self._prepare = (lambda m: codec.decode(codec.encode(m))) if encode_messages else None
         self._mailbox_size = check_mailbox_size(mailbox_size)
-        self._max_workers = max_workers
         defaults = placed_options("process", worker_options)
         assert defaults is not None
-        self._worker_defaults = defaults.over(WorkerOptions(start_timeout=WORKER_START_TIMEOUT))
+        defaults = defaults.over(WorkerOptions(start_timeout=WORKER_START_TIMEOUT))
+        args = (kernel, nursery, self.codec, store, self._lent, max_workers, defaults)
+        self._new_workers = partial(WorkerSet, *args)  # the root's worker set, on first use
         self._open = True
         self._deadlines = Deadlines()
         self._deadline_task: trio.lowlevel.Task | None = None
@@ -99,14 +104,12 @@ class Runtime:
         self._worker_node: WorkerNode | None = None  # in a worker: its link to the root
         self._store = store
         self._keys: dict[str, Cell] = {}  # the persistent actors alive, by state key
+        self._call_observer: Callable[[float], None] | None = None  # observe_calls
 
     @property
     def store(self) -> StateStore | None:
         """The store of its persistent actors (``open_runtime(store=...)``), if any."""
         return self._store
-
-    def _round_trip(self, message: object) -> object:
-        return self.codec.decode(self.codec.encode(message))
 
     # -- starting -------------------------------------------------------------
 
@@ -124,20 +127,18 @@ class Runtime:
     ) -> ActorRef:
         """Start ``cls`` with ``init(*args)``; return its ref once ``init`` returned.
 
-        A :class:`Persistent` actor needs the runtime's store and a ``key`` (unique
-        among the live actors); its stored state is restored and given to ``init``
-        first, and ``durability`` overrides the class's mode.
-
-        ``placement`` is ``"task"`` (here), ``"process"`` (a worker process of its
-        own, taken from a warm pool) or ``SharedWorker(name, options=...)`` (one
-        worker process for every actor placed there). ``worker_options`` (with
-        ``"process"``) start its worker with limits and environment of its own, on
-        top of the runtime's. An actor in a process needs an importable class and
-        arguments the codec can carry. Raises :class:`InitError` (init raised, for
-        a process actor with the cause boxed, or its worker did not start within
-        its ``start_timeout``), :class:`StartIgnored` (init declined),
-        :class:`NameTaken` (``name`` is held), :class:`~spawn.NotByReference`,
-        :class:`~spawn.EncodeError`, :class:`NoStateStore` or :class:`NotRunning`.
+        A :class:`Persistent` actor needs the runtime's store and a ``key`` (unique among
+        the live actors); its stored state is restored and given to ``init`` first (in
+        its worker, for a process actor: the root keeps the store), and ``durability``
+        overrides the class's mode. ``placement``: ``"task"`` (here), ``"process"`` (a
+        worker process of its own, from a warm pool) or ``SharedWorker(name, options=...)``
+        (one worker for every actor placed there); ``worker_options`` (with ``"process"``)
+        add limits and environment to the runtime's. An actor in a process needs an
+        importable class and arguments the codec can carry. Raises :class:`InitError`
+        (init raised, for a process actor with the cause boxed, or its worker did not
+        start within its ``start_timeout``), :class:`StartIgnored` (init declined),
+        :class:`NameTaken`, :class:`~spawn.NotByReference`, :class:`~spawn.EncodeError`,
+        :class:`NoStateStore` or :class:`NotRunning`.
         """
         if not (isinstance(cls, type) and issubclass(cls, Actor)):
             raise TypeError(f"spawn takes a subclass of actors.Actor, not {cls!r}")
@@ -160,23 +161,23 @@ class Runtime:
             return ref
         if self._worker_node is not None:
             raise ValueError("an actor in a worker spawns its own actors as tasks")
-        if persist is not None:
-            raise ValueError(f"{cls.__qualname__} is Persistent: it runs as a task (for now)")
         if name is not None:
             self._kernel.check_name(name)
         if self._workers is None:
-            self._workers = WorkerSet(
-                self._kernel,
-                self._nursery,
-                self.codec,
-                max_workers=self._max_workers,
-                defaults=self._worker_defaults,
-            )
+            self._workers = self._new_workers()
         cell = await self._workers.spawn(
-            cls, args, bound=bound, placement=placement, options=options, link=_link
+            cls,
+            args,
+            bound=bound,
+            placement=placement,
+            options=options,
+            link=_link,
+            persist=persist,
         )
         if cell.exited:  # it died at once (its exit came with its answer): nothing to hold
             return cell.ref
+        if persist is not None:
+            self._keys[persist.key] = cell
         if _link is not None:
             self._kernel.link(cell, _link, tell=False)  # the worker linked its side at start
         if name is not None:
@@ -191,8 +192,9 @@ class Runtime:
         """See :meth:`ActorRef.call`."""
         if self._prepare is not None:
             request = self._prepare(request)
-        cell = self._kernel.lookup(address)
-        return await _calls.call(cell, address, request, timeout, self._deadlines)
+        call = _calls.call(self._kernel.lookup(address), address, request, timeout, self._deadlines)
+        observer = self._call_observer  # observe_calls: None unless metrics are on
+        return await (call if observer is None else _calls.timed(call, observer))
 
     def reply(self, caller: Caller, value: object) -> None:
         """See :meth:`Actor.reply`."""
@@ -258,42 +260,7 @@ class Runtime:
         assert isinstance(cell, LocalCell), "only a local actor owns tasks"
         return await _owned.start(self._nursery, cell, fn, args, name)
 
-    # -- links, monitors, groups and names ---------------------------------------
-
-    def link(self, cell: Cell, target: ActorRef) -> None:
-        assert isinstance(cell, LocalCell), "only a local actor links itself"
-        self._kernel.link_to(cell, target)
-
-    def unlink(self, cell: Cell, target: ActorRef) -> None:
-        other = self._kernel.lookup(target)
-        if other is not None:
-            self._kernel.unlink(cell, other)
-
-    def monitor(self, watcher: Cell, target: ActorRef | NamedRef) -> MonitorRef:
-        return self._kernel.monitor(watcher, target)
-
-    def demonitor(self, watcher: Cell, monitor: MonitorRef, *, flush: bool) -> bool:
-        return self._kernel.demonitor(watcher, monitor, flush=flush)
-
-    def join(self, group: str, cell: Cell) -> None:
-        """``cell`` joins ``group``; in a worker the root is told, as it keeps the groups."""
-        self._kernel.join(group, cell)
-
-    def leave(self, group: str, cell: Cell) -> bool:
-        return self._kernel.leave(group, cell)
-
-    def register(self, name: str, ref: ActorRef) -> None:
-        """Give ``ref`` the name ``name`` until it exits. Raises :class:`NameTaken`."""
-        cell = self._kernel.lookup(ref)
-        if cell is None:
-            raise NoSuchActor(f"cannot register {name!r}: {ref} is not alive")
-        self._kernel.register(name, cell)
-
-    def unregister(self, name: str) -> bool:
-        return self._kernel.unregister(name)
-
-    def whereis(self, name: str) -> ActorRef | None:
-        return self._kernel.whereis(name)
+    # -- names (links, monitors, groups and registration: KernelFacade) --------
 
     def named(self, name: str) -> NamedRef:
         """An address that resolves ``name`` at every send."""
@@ -387,9 +354,13 @@ class Runtime:
         return None if cell is None or self._workers is None else self._workers.pid(cell)
 
     def mailbox_depth(self, ref: ActorRef) -> int:
-        """Messages waiting in ``ref``'s mailbox (0 if it is dead)."""
+        """Messages waiting for ``ref`` (0 if it is dead); see ``depth`` of its mailbox."""
         cell = self._kernel.lookup(ref)
-        return 0 if cell is None else len(cell.mailbox)
+        return 0 if cell is None else cell.mailbox.depth()
+
+    def observe_calls(self, observer: Callable[[float], None] | None) -> None:
+        """Tell ``observer(seconds)`` each call's duration here; ``None`` (default): time none."""
+        self._call_observer = observer
 
     # -- closing --------------------------------------------------------------
 
@@ -448,15 +419,13 @@ async def open_runtime(
     state (a ``supervisor`` store: ``MemoryStore()``, ``open_sqlite_store(dir)``);
     the runtime does not close it.
 
-    With ``encode_messages=True`` every message is encoded and decoded with the
-    codec of the process layer, as if it crossed a process boundary: a program
-    can be tested for process placement before it is split. On exit every
-    remaining actor is stopped (newest first) within ``shutdown_timeout``
-    seconds, then killed. Actors placed in worker processes run in at most
-    ``max_workers`` workers (plus a warm spare per set of worker options),
-    started on first use with ``worker_options`` (:class:`WorkerOptions`: limits,
-    environment and start timeout) unless an actor adds its own. An exception
-    from the body comes out as itself.
+    With ``encode_messages=True`` every message is encoded and decoded with the codec of the
+    process layer, as if it crossed a process boundary: a program can be tested for process
+    placement before it is split. On exit every remaining actor is stopped (newest first) within
+    ``shutdown_timeout`` seconds, then killed. Actors placed in worker processes run in at most
+    ``max_workers`` workers (plus a warm spare per set of worker options), started on first use
+    with ``worker_options`` (:class:`WorkerOptions`: limits, environment and start timeout) unless
+    an actor adds its own. An exception from the body comes out as itself.
     """
     caught: BaseException | None = None
     async with trio.open_nursery() as nursery:
@@ -493,6 +462,6 @@ async def serve_worker(fd: int, root: str) -> None:
         runtime._local.log_crashes = False  # the root logs them, as the proxies exit
         link = NodeLink(Channel(stream, runtime.codec), root)
         runtime._worker_node = node = WorkerNode(
-            runtime._kernel, runtime.codec, runtime._local, link
+            runtime._kernel, runtime.codec, runtime._local, link, runtime._state_codec
         )
         await node.serve()

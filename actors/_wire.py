@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import traceback
-from typing import Any
+from collections import OrderedDict
+from typing import Any, Final
 
 from spawn import Codec, ExtCodec, ExtRegistry, RemoteError, rebuild_error
 
-from ._exceptions import NotRunning
+from . import _exceptions
+from ._exceptions import NotRunning, RootStateError, StateError
 from ._messages import Down, Exit, GroupJoined, GroupLeft
 from ._reasons import KILLED, NOPROC, NORMAL, Crash, Killed, NoProc, Normal, Shutdown
 from ._ref import ActorRef, Address, Messenger, MonitorRef, NamedRef
@@ -25,14 +27,54 @@ EXIT_CODE = 24
 DOWN_CODE = 25
 GROUP_JOINED_CODE = 26
 GROUP_LEFT_CODE = 27
+ROOT_STATE_ERROR_CODE = 28
+#: How many lent errors a root keeps for their way back (each ends one incarnation).
+LENT_KEPT: Final = 256
 
 
 _PLAIN_ARGS = (str, int, float, bool, bytes, type(None))
 
 
-def _crash_to_wire(crash: Crash) -> list[object]:
-    """A crash as spawn's error box: built-in types are rebuilt as themselves on arrival."""
+class LentErrors:
+    """The store errors a root sent to its workers, kept so they come back as themselves.
+
+    The root's store raises a ``supervisor`` error (``StoreFull``...) for a process
+    actor's commit; the worker gets a :class:`RootStateError` naming it, and when
+    that comes back (a call's error, the actor's crash) the root decodes it as the
+    original. The newest :data:`LENT_KEPT` are kept.
+    """
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self._errors: OrderedDict[int, Exception] = OrderedDict()
+        self._next = 0
+
+    def lend(self, error: Exception) -> RootStateError:
+        self._next += 1
+        self._errors[self._next] = error
+        while len(self._errors) > LENT_KEPT:
+            self._errors.popitem(last=False)
+        cls = type(error)
+        return RootStateError(
+            f"{cls.__module__}.{cls.__qualname__}", str(error), self.node, self._next
+        )
+
+    def returned(self, error: RootStateError) -> Exception:
+        """The original of ``error`` if this root lent it (and still has it), else ``error``."""
+        original = self._errors.get(error.ident) if error.node == self.node else None
+        return error if original is None else original
+
+
+def _root_error_to_wire(error: RootStateError) -> list[object]:
+    return [error.type_name, error.message, error.node, error.ident]
+
+
+def _crash_to_wire(crash: Crash) -> object:
+    """A crash as spawn's error box: built-in types are rebuilt as themselves on arrival,
+    and so are the actor layer's state errors; a lent error travels as itself."""
     exc = crash.exc
+    if isinstance(exc, RootStateError):
+        return exc
     cause = exc.__cause__
     if isinstance(cause, RemoteError):  # rebuilt once already: pass the original on
         exc = cause
@@ -45,11 +87,34 @@ def _crash_to_wire(crash: Crash) -> list[object]:
 
 
 def _crash_from_wire(wire: Any) -> Crash:
-    return Crash(rebuild_error(list(wire), "msgpack"))
+    if isinstance(wire, Exception):  # a lent error (decoded already)
+        return Crash(wire)
+    box = list(wire)
+    return Crash(_rebuild_state_error(box) or rebuild_error(box, "msgpack"))
 
 
-def actor_registry(runtime: Messenger) -> ExtRegistry:
-    """The ext types of a runtime: refs decode bound to ``runtime``."""
+def _rebuild_state_error(box: list[Any]) -> Exception | None:
+    """One of the actor layer's :class:`StateError` types, rebuilt from its message."""
+    type_name = box[0] if box else None
+    if not isinstance(type_name, str) or not type_name.startswith("actors._exceptions."):
+        return None
+    cls = getattr(_exceptions, type_name.rpartition(".")[2], None)
+    if not isinstance(cls, type) or not issubclass(cls, StateError) or cls is RootStateError:
+        return None
+    remote = rebuild_error(box, "msgpack")
+    error = cls(str(box[1]))
+    error.__cause__ = remote
+    return error
+
+
+def actor_registry(runtime: Messenger, lent: LentErrors | None = None) -> ExtRegistry:
+    """The ext types of a runtime: refs decode bound to ``runtime``; errors it ``lent``
+    come back as themselves."""
+
+    def root_error_from_wire(wire: Any) -> Exception:
+        type_name, message, node, ident = wire
+        error = RootStateError(str(type_name), str(message), str(node), int(ident))
+        return error if lent is None else lent.returned(error)
 
     def ref_from_wire(wire: Any) -> ActorRef:
         node, ident = wire
@@ -77,6 +142,9 @@ def actor_registry(runtime: Messenger) -> ExtRegistry:
     registry.register(ExtCodec(KILLED_CODE, Killed, lambda _: None, lambda _: KILLED))
     registry.register(ExtCodec(NOPROC_CODE, NoProc, lambda _: None, lambda _: NOPROC))
     registry.register(ExtCodec(CRASH_CODE, Crash, _crash_to_wire, _crash_from_wire))
+    registry.register(
+        ExtCodec(ROOT_STATE_ERROR_CODE, RootStateError, _root_error_to_wire, root_error_from_wire)
+    )
     registry.register(ExtCodec(EXIT_CODE, Exit, lambda e: (e.ref, e.reason), lambda w: Exit(*w)))
     registry.register(
         ExtCodec(DOWN_CODE, Down, lambda d: (d.monitor, d.ref, d.reason), lambda w: Down(*w))

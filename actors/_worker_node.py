@@ -3,7 +3,8 @@
 A worker process runs a runtime of its own (a node). Its router has one
 link, to the root, which is also its route to every other node. When the
 root sends SPAWN, the worker starts the actor as a local task and answers
-SPAWNED with its ref, or with the error its init raised.
+SPAWNED with its ref, or with the error its init raised. A persistent actor's
+state comes with SPAWN and its commits go to the root (``_remote_state``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ._behaviour import Actor
 from ._exceptions import InitError, StartIgnored
 from ._kernel import Kernel
 from ._link import Transport
+from ._remote_state import RootWriter, persistence_from_wire
 from ._router import Router
 
 if TYPE_CHECKING:
@@ -31,12 +33,26 @@ class WorkerNode:
     """The distribution of a worker's runtime: linked to the root over ``upstream``."""
 
     def __init__(
-        self, kernel: Kernel, codec: Codec, spawner: LocalSpawner, upstream: Transport
+        self,
+        kernel: Kernel,
+        codec: Codec,
+        spawner: LocalSpawner,
+        upstream: Transport,
+        state_codec: Codec,
     ) -> None:
         self._kernel = kernel
         self._spawner = spawner
         self._upstream = upstream
-        self._router = Router(kernel, codec, hub=False, on_spawn=self._spawn_requested)
+        self._state_codec = state_codec
+        self._router = Router(
+            kernel,
+            codec,
+            hub=False,
+            on_spawn=self._spawn_requested,
+            on_committed=self._committed,
+            on_node_down=self._node_down,
+        )
+        self._writer = RootWriter(self._router, upstream.node)
         self._router.add_link(upstream, default=True)
         kernel.attach(self._router)
         self._nursery: trio.Nursery | None = None
@@ -55,13 +71,20 @@ class WorkerNode:
     def close(self) -> None:
         self._router.close()
 
+    def _committed(self, source: str, frame: frames.Frame) -> None:
+        self._writer.committed(source, frame)
+
+    def _node_down(self, node: str) -> None:
+        if node == self._upstream.node:
+            self._writer.root_down()
+
     def _spawn_requested(self, source: str, frame: frames.Frame) -> None:
         assert self._nursery is not None
         self._nursery.start_soon(self._spawn, source, frame)
 
     async def _spawn(self, source: str, frame: frames.Frame) -> None:
         """Start an actor the root asked for, and answer."""
-        request, module, qualname, args, bound, link_ref = frames.read_spawn(frame)
+        request, module, qualname, args, bound, link_ref, persistence = frames.read_spawn(frame)
         router = self._router
         ref: ActorRef | None = None
         box: list[str] | None = None
@@ -71,7 +94,12 @@ class WorkerNode:
             if not (isinstance(cls, type) and issubclass(cls, Actor)):
                 raise TypeError(f"{module}.{qualname} is not an actors.Actor")
             link = None if link_ref is None else router.proxy(link_ref)
-            ref = await self._spawner.spawn(cls, tuple(args), name=None, bound=bound, link=link)
+            persist = None
+            if persistence is not None:  # restored here, before init; committed by the root
+                persist = persistence_from_wire(persistence, self._writer, self._state_codec)
+            ref = await self._spawner.spawn(
+                cls, tuple(args), name=None, bound=bound, link=link, persist=persist
+            )
             if self._kernel.local(ref.id) is not None:
                 router.subscribe(source, ref.id)  # before SPAWNED: no exit can be missed
         except StartIgnored:

@@ -35,10 +35,14 @@ from ._cell import Cell, reported_by
 from ._exceptions import InitError, NotRunning, StartIgnored
 from ._kernel import Kernel
 from ._link import NodeLink
+from ._persisted import Persistence
+from ._persistent import StateStore
 from ._placement import Placement, SharedWorker, WorkerOptions, check_placeable, worker_loop
 from ._proxy import ProxyCell
 from ._reasons import ExitReason
+from ._remote_state import StateService, persistence_to_wire
 from ._router import Router
+from ._wire import LentErrors
 
 HOST_ENTRY: Final = "actors._host"
 #: How long a worker that hosts several actors may take to confirm a kill before
@@ -88,7 +92,8 @@ class WorkerSet:
         kernel: Kernel,
         nursery: trio.Nursery,
         codec: Codec,
-        *,
+        store: StateStore | None,
+        lent: LentErrors,
         max_workers: int,
         defaults: WorkerOptions,
     ) -> None:
@@ -99,9 +104,16 @@ class WorkerSet:
         self._slots = trio.Semaphore(max_workers)
         self.defaults = defaults
         self._router = Router(
-            kernel, codec, hub=True, on_spawned=self._spawned, on_node_down=self._node_down
+            kernel,
+            codec,
+            hub=True,
+            on_spawned=self._spawned,
+            on_put=self._put_requested,
+            on_node_down=self._node_down,
         )
         kernel.attach(self._router)
+        self._states = StateService(store, self._router, nursery, lent)
+        self._keys: dict[ProxyCell, str] = {}  # the state key of each persistent actor
         self._pools: dict[WorkerOptions, WorkerPool] = {}
         self._shared: dict[str, WorkerHandle] = {}
         self._by_node: dict[str, WorkerHandle] = {}
@@ -227,8 +239,13 @@ class WorkerSet:
         placement: Placement,
         options: WorkerOptions,
         link: Cell | None,
+        persist: Persistence | None = None,
     ) -> ProxyCell:
-        """Start ``cls`` in a worker started with ``options``; its proxy once ``init`` returned."""
+        """Start ``cls`` in a worker started with ``options``; its proxy once ``init`` returned.
+
+        With ``persist``, the worker restores the state before ``init`` and commits
+        through this root, which puts each commit into the store.
+        """
         if self._closing.is_set():
             raise NotRunning("the runtime is closed")
         ref = check_placeable(cls, args)
@@ -241,22 +258,43 @@ class WorkerSet:
         pending = self._pending[request] = _Pending(handle.node, reported_by(link))
         link_ref = None if link is None else link.ref
         node = self._kernel.node
+        persistence = None
+        if persist is not None:
+            persistence = persistence_to_wire(persist)
+            self._states.placed(handle.node, persist.key)  # its init commits before SPAWNED
         try:
             self._router.post(
-                frames.spawn(handle.node, node, request, ref, list(args), bound, link_ref)
+                frames.spawn(
+                    handle.node, node, request, ref, list(args), bound, link_ref, persistence
+                )
             )
             await pending.done.wait()
         except BaseException:
             self._pending.pop(request, None)
+            self._unplace(handle.node, persist)
             if handle.dedicated:
                 handle.scope.cancel()
             raise
         if pending.error is not None:
+            self._unplace(handle.node, persist)
             if handle.dedicated:
                 self._release(handle)
             raise pending.error
-        assert pending.cell is not None
-        return pending.cell
+        cell = pending.cell
+        assert cell is not None
+        if persist is not None:
+            if cell.exited:
+                self._unplace(handle.node, persist)
+            else:
+                self._keys[cell] = persist.key
+        return cell
+
+    def _unplace(self, node: str, persist: Persistence | None) -> None:
+        if persist is not None:
+            self._states.removed(node, persist.key)
+
+    def _put_requested(self, source: str, frame: frames.Frame) -> None:
+        self._states.put_requested(source, frame)
 
     def _spawned(self, source: str, frame: frames.Frame) -> None:
         """A worker answered a spawn request (called from the link's reader)."""
@@ -286,6 +324,7 @@ class WorkerSet:
         pending.done.set()
 
     def _node_down(self, node: str) -> None:
+        self._states.node_down(node)
         for request, pending in list(self._pending.items()):
             if pending.node == node:
                 del self._pending[request]
@@ -296,6 +335,9 @@ class WorkerSet:
 
     def actor_exited(self, cell: ProxyCell) -> None:
         handle = self._owner.pop(cell, None)
+        key = self._keys.pop(cell, None)
+        if handle is not None and key is not None:
+            self._states.removed(handle.node, key)  # a late put of its is refused
         if handle is not None:
             handle.actors.discard(cell)
             if handle.dedicated:
@@ -365,5 +407,6 @@ class WorkerSet:
     def close(self) -> None:
         """Let the pool close: the runtime is going away."""
         self._closing.set()
+        self._states.close()
         for handle in list(self._by_node.values()):
             handle.scope.cancel()

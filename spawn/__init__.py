@@ -43,10 +43,14 @@ if TYPE_CHECKING:
     from ._pool import open_pool as open_pool
     from ._pool import open_worker_pool as open_worker_pool
     from ._process import Process as Process
+    from ._program import ProgramChild as ProgramChild
+    from ._survivors import record_programs as record_programs
+    from ._survivors import stop_survivors as stop_survivors
     from ._template import FUNCTION_WORKER as FUNCTION_WORKER
     from ._template import SpawnTemplate as SpawnTemplate
     from ._template import allowlisted_env as allowlisted_env
     from ._template import inherited_env as inherited_env
+    from ._template import without_service_variables as without_service_variables
     from ._worker import Worker as Worker
     from ._worker import function_config as function_config
     from ._worker import start_worker as start_worker
@@ -65,6 +69,7 @@ _LAZY = {
     "Pool": "._pool",
     "PoolStatistics": "._pool",
     "Process": "._process",
+    "ProgramChild": "._program",
     "SocketStream": "._channel",
     "SpawnTemplate": "._template",
     "Worker": "._worker",
@@ -75,9 +80,12 @@ _LAZY = {
     "inherited_env": "._template",
     "open_pool": "._pool",
     "open_worker_pool": "._pool",
+    "record_programs": "._survivors",
     "rebuild_error": "._calls",
     "resolve_ref": "._fnworker",
     "start_worker": "._worker",
+    "stop_survivors": "._survivors",
+    "without_service_variables": "._template",
 }
 
 
@@ -117,6 +125,7 @@ __all__ = [
     "PoolClosed",
     "PoolStatistics",
     "Process",
+    "ProgramChild",
     "ProtocolError",
     "RemoteError",
     "RemoteTraceback",
@@ -134,6 +143,9 @@ __all__ = [
     "open_pool",
     "open_worker_pool",
     "rebuild_error",
+    "record_programs",
     "resolve_ref",
     "start_worker",
+    "stop_survivors",
+    "without_service_variables",
 ]

@@ -22,6 +22,14 @@ need. Its steps, in order:
    value is the exit status. The entry must exit when its channel reaches EOF.
 
 The wire format here is private to this file and ``spawn._worker``.
+
+Run as ``_bootstrap.py exec PPID CWD CTYPE PATH ARGV...`` it is instead the exec
+shim of an external program (see ``SpawnTemplate.program``): it resets SIGPIPE
+and SIGXFSZ (which Python ignores, and an ignored signal survives ``exec``) to
+their defaults, arms the parent-death signal unless PPID is 0, exits if its
+parent is not PPID, changes to CWD unless it is empty, puts back the LC_CTYPE
+that Python's locale coercion changed (CTYPE is ``=value``, or ``-`` for none),
+and calls ``execve`` on PATH with ARGV and its environment.
 """
 
 import marshal
@@ -39,6 +47,7 @@ SIGKILL = 9
 EXIT_PROTOCOL = 70
 EXIT_ORPHAN = 71
 EXIT_IMPORT = 72
+EXIT_EXEC = 127
 
 
 def read_exact(n: int) -> bytes:
@@ -125,5 +134,35 @@ def main() -> int:
     return int(serve(FD, init["config"]) or 0)
 
 
+def exec_program(args: list[str]) -> int:
+    """The exec shim of a program child (see the module's docstring); returns on failure."""
+    import _signal
+
+    ppid, cwd, ctype, path, *argv = args
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        _signal.signal(getattr(_signal, name), _signal.SIG_DFL)
+    if ppid != "0":
+        if not arm_parent_death_signal():
+            os.write(2, b"letitcrash: prctl(PR_SET_PDEATHSIG) failed\n")
+            return EXIT_EXEC
+        if os.getppid() != int(ppid):
+            os._exit(EXIT_ORPHAN)
+    env = dict(os.environb)
+    if ctype == "-":
+        env.pop(b"LC_CTYPE", None)
+    else:
+        env[b"LC_CTYPE"] = os.fsencode(ctype[1:])
+    try:
+        if cwd:
+            os.chdir(cwd)
+        os.execve(path, argv, env)
+    except OSError as exc:
+        where = f" in {cwd}" if cwd else ""
+        os.write(2, f"letitcrash: cannot start {path}{where}: {exc}\n".encode(errors="replace"))
+    return EXIT_EXEC
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["exec"]:
+        sys.exit(exec_program(sys.argv[2:]))
     sys.exit(main())

@@ -35,6 +35,8 @@ from typing import Final, Literal
 BOOTSTRAP: Final = str(Path(__file__).with_name("_bootstrap.py"))
 #: The entry module of a worker that runs plain functions (no event loop).
 FUNCTION_WORKER: Final = "spawn._fnworker"
+#: The bootstrap's first argument that makes it the exec shim of a program child.
+EXEC_MODE: Final = "exec"
 #: The fd on which a worker finds its channel.
 CHANNEL_FD: Final = 3
 
@@ -52,6 +54,12 @@ LOADER_VARIABLES: Final = frozenset(
         "LD_SHOW_AUXV",
         "LD_DYNAMIC_WEAK",
     }
+)
+
+#: Variables that speak to the service manager of *this* process (sd_notify, socket
+#: activation): no child may inherit them, or it could talk for us.
+SERVICE_VARIABLES: Final = frozenset(
+    {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"}
 )
 
 _UNCATCHABLE: Final = {signal.SIGKILL, signal.SIGSTOP}
@@ -73,6 +81,17 @@ def inherited_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """
     source = os.environ if environ is None else environ
     return {k: v for k, v in source.items() if k not in LOADER_VARIABLES}
+
+
+def without_service_variables(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` minus :data:`SERVICE_VARIABLES`: what any child of ours may see.
+
+    Every :class:`SpawnTemplate` applies it to its environment, whatever built it.
+
+    >>> without_service_variables({"PATH": "/bin", "NOTIFY_SOCKET": "@sd", "LISTEN_FDS": "1"})
+    {'PATH': '/bin'}
+    """
+    return {k: v for k, v in env.items() if k not in SERVICE_VARIABLES}
 
 
 def chosen_env(choice: EnvChoice) -> dict[str, str]:
@@ -120,14 +139,15 @@ class SpawnTemplate:
         object.__setattr__(self, "preload", tuple(self.preload))
         if self.entry is None and (self.rlimits or self.preload or self.cwd is not None):
             raise ValueError(
-                "rlimits, preload and cwd are applied by the worker bootstrap; an external "
-                "program has none (os.posix_spawn in Python 3.11 has no chdir action)"
+                "rlimits, preload and cwd are applied by the worker bootstrap; for an external "
+                "program, SpawnTemplate.program(cwd=...) changes directory in its exec shim"
             )
         if self.entry is not None and CHANNEL_FD in self.fds:
             raise ValueError(f"fd {CHANNEL_FD} is a worker's channel; hand fds over elsewhere")
         for target, source in self.fds.items():
             if target < 0 or source < 0:
                 raise ValueError(f"fd numbers must not be negative: {target} <- {source}")
+        object.__setattr__(self, "env", MappingProxyType(without_service_variables(self.env)))
         object.__setattr__(self, "_env_list", dict(self.env))
         sigdef = tuple(sorted(s for s in signal.valid_signals() if s not in _UNCATCHABLE))
         object.__setattr__(self, "_sigdef", sigdef)
@@ -140,9 +160,28 @@ class SpawnTemplate:
         env: Mapping[str, str],
         fds: Mapping[int, int] | None = None,
         null_stdin: bool = True,
+        cwd: str | None = None,
+        die_with_parent: bool = False,
     ) -> SpawnTemplate:
-        """A template for an external program (argv[0] an absolute path)."""
-        return cls(tuple(argv), env, fds or {}, null_stdin=null_stdin)
+        """A template for an external program (argv[0] an absolute path).
+
+        With ``cwd`` or ``die_with_parent`` the program starts through the exec shim
+        (``python -I -S`` running the bootstrap in its ``exec`` mode, stdlib only):
+        it arms the parent-death signal (SIGKILL when the thread that spawned it
+        exits: spawn from a thread that lives as long as the child should), exits at
+        once if this process is already gone, changes to ``cwd``, then calls ``execve`` on
+        the program with the environment given here, unchanged.
+        """
+        argv = tuple(argv)
+        if not argv or not os.path.isabs(argv[0]):
+            raise ValueError(f"argv[0] must be an absolute path, not {argv[:1]!r}")
+        if cwd is not None or die_with_parent:
+            ppid = str(os.getpid()) if die_with_parent else "0"
+            # Python coerces a C locale by setting LC_CTYPE: tell the shim what it was.
+            ctype = "=" + env["LC_CTYPE"] if "LC_CTYPE" in env else "-"
+            shim = (sys.executable, "-I", "-S", BOOTSTRAP, EXEC_MODE, ppid, cwd or "", ctype)
+            argv = (*shim, argv[0], *argv)
+        return cls(argv, env, fds or {}, null_stdin=null_stdin)
 
     @classmethod
     def worker(

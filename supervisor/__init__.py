@@ -4,6 +4,10 @@ from ._backoff import backoff_delay as backoff_delay
 from ._backoff import current_attempt as current_attempt
 from ._check import check_child as check_child
 from ._check import check_supervisor as check_supervisor
+from ._control import PROTOCOL_VERSION as PROTOCOL_VERSION
+from ._control import serve_control as serve_control
+from ._control_client import control_request as control_request
+from ._control_ops import SCHEMA_VERSION as SCHEMA_VERSION
 from ._decisions import should_restart as should_restart
 from ._exceptions import AlreadyPresent as AlreadyPresent
 from ._exceptions import AlreadyStarted as AlreadyStarted
@@ -11,8 +15,12 @@ from ._exceptions import ChildNotFound as ChildNotFound
 from ._exceptions import ChildNotRunning as ChildNotRunning
 from ._exceptions import ChildRestarting as ChildRestarting
 from ._exceptions import ChildRunning as ChildRunning
+from ._exceptions import ControlError as ControlError
+from ._exceptions import DaemonNotRunning as DaemonNotRunning
 from ._exceptions import InvalidSpec as InvalidSpec
 from ._exceptions import NotSupported as NotSupported
+from ._exceptions import ProgramExited as ProgramExited
+from ._exceptions import SocketPathTooLong as SocketPathTooLong
 from ._exceptions import StartFailed as StartFailed
 from ._exceptions import StashFull as StashFull
 from ._exceptions import SupervisorError as SupervisorError
@@ -24,6 +32,9 @@ from ._intensity import add_restart as add_restart
 from ._intensity import exceeded as exceeded
 from ._listener import listener as listener
 from ._listener import listener_address as listener_address
+from ._metrics import serve_metrics as serve_metrics
+from ._program import program as program
+from ._program import program_pid as program_pid
 from ._siblings import Sibling as Sibling
 from ._spec import BRUTAL_KILL as BRUTAL_KILL
 from ._spec import INFINITY as INFINITY
@@ -38,6 +49,9 @@ from ._spec import Strategy as Strategy
 from ._spec import Supervisor as Supervisor
 from ._state import ChildCounts as ChildCounts
 from ._state import ChildInfo as ChildInfo
+from ._status import ChildState as ChildState
+from ._status import ChildStatus as ChildStatus
+from ._status import SupervisorStatus as SupervisorStatus
 from ._store import Snapshot as Snapshot
 from ._store import StateStore as StateStore
 from ._store import StoreStatistics as StoreStatistics
@@ -61,6 +75,8 @@ from ._tree_state import read_state as read_state
 __all__ = [
     "BRUTAL_KILL",
     "INFINITY",
+    "PROTOCOL_VERSION",
+    "SCHEMA_VERSION",
     "AlreadyPresent",
     "AlreadyStarted",
     "AutoShutdown",
@@ -74,17 +90,23 @@ __all__ = [
     "ChildRestarting",
     "ChildRunning",
     "ChildSpec",
+    "ChildState",
+    "ChildStatus",
+    "ControlError",
+    "DaemonNotRunning",
     "GatedStore",
     "InvalidSpec",
     "MemoryStore",
     "NotSupported",
     "PersistenceError",
+    "ProgramExited",
     "Restart",
     "Restarts",
     "ShutdownMode",
     "ShutdownPolicy",
     "Sibling",
     "Snapshot",
+    "SocketPathTooLong",
     "SqliteStore",
     "StaleGeneration",
     "StartFailed",
@@ -101,12 +123,14 @@ __all__ = [
     "Supervisor",
     "SupervisorError",
     "SupervisorHandle",
+    "SupervisorStatus",
     "TreeExited",
     "UnsafeStoreDirectory",
     "add_restart",
     "backoff_delay",
     "check_child",
     "check_supervisor",
+    "control_request",
     "current_attempt",
     "drop_state",
     "exceeded",
@@ -114,6 +138,10 @@ __all__ = [
     "listener_address",
     "open_sqlite_store",
     "open_tree",
+    "program",
+    "program_pid",
     "read_state",
+    "serve_control",
+    "serve_metrics",
     "should_restart",
 ]

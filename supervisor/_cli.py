@@ -1,4 +1,5 @@
-"""The ``letitcrash`` command: ``run`` a tree as a service, ``check`` one without starting it.
+"""The ``letitcrash`` command: ``run`` a tree as a service, ``check`` one without starting it,
+and operate a running one (``status``, ``stop``, ``restart``, ``state``: docs/operations.md).
 
 Exit codes: 0 after an orderly stop, 1 when the root supervisor gave up (or the
 tree failed to start), 2 for bad input before anything started, 130 or 143 after
@@ -17,6 +18,7 @@ import trio
 
 from actors import run_on_uvloop
 
+from ._control_cli import add_commands
 from ._daemon import EXIT_USAGE, Daemon
 from ._logs import LOG_FORMATS, configure_logging
 from ._notify import Notifier, take_service_manager_variables
@@ -56,8 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         help="uvloop: trio runs as a guest of a uvloop host loop, for asyncio actors "
         "in the root (docs/asyncio.md)",
     )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on 127.0.0.1:PORT (needs the 'metrics' extra)",
+    )
     run.set_defaults(func=_run)
     check.set_defaults(func=_check)
+    add_commands(commands)  # status, stop, restart, state: through the control socket
     return parser
 
 
@@ -94,7 +102,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"letitcrash run: cannot open the log file: {exc}", file=sys.stderr)
         return EXIT_USAGE
     notifier = Notifier.from_environ(service)
-    daemon = Daemon(spec, args.target, state_directory(args.state_dir), notifier, handler)
+    state_dir = state_directory(args.state_dir)
+    daemon = Daemon(spec, args.target, state_dir, notifier, handler, args.metrics_port)
     try:
         if args.loop == "uvloop":
             return run_on_uvloop(daemon.run)

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,14 +26,19 @@ from typing import Final
 import trio
 
 from actors import Runtime, is_abnormal, open_runtime
+from spawn import record_programs, stop_survivors
 
+from ._control import serve_control
 from ._exceptions import StartFailed, TreeExited
 from ._handles import SupervisorHandle
 from ._listener import listener_address, listener_paths
 from ._logs import ReopenableFile
+from ._metrics import serve_metrics
 from ._notify import Notifier, RestartStatus
+from ._paths import control_socket_path
 from ._server import ESCALATED
 from ._spec import Supervisor
+from ._store import StateStore
 from ._store_sqlite import open_sqlite_store
 from ._tree import open_tree
 
@@ -48,6 +53,8 @@ EXIT_KILLED: Final = {signal.SIGINT: 130, signal.SIGTERM: 143}
 EXTEND_EVERY: Final = 5.0
 
 LISTENERS_FILE: Final = "listeners.json"
+#: The program children of this run, for the next run to stop if this one was killed.
+PROGRAMS_FILE: Final = "programs.json"
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Daemon:
     state_dir: Path
     notifier: Notifier
     log_handler: logging.Handler | None = None
+    metrics_port: int | None = None
     exit_code: int = EXIT_OK
     _body: trio.CancelScope = field(default_factory=trio.CancelScope)
     _runtime: Runtime | None = None
@@ -75,26 +83,29 @@ class Daemon:
                 async with trio.open_nursery() as services:
                     services.start_soon(self._watch, received)
                     try:
-                        await self._serve(services.start_soon)
+                        await self._serve()
                     finally:
                         services.cancel_scope.cancel()
         finally:
             logging.getLogger("supervisor").removeHandler(status)
         return self.exit_code
 
-    async def _serve(self, start_soon: Callable[..., object]) -> None:
+    async def _serve(self) -> None:
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        programs = self.state_dir / PROGRAMS_FILE
+        stopped = await trio.to_thread.run_sync(stop_survivors, programs)
+        if stopped:
+            logger.warning("%s: stopped %s, left by an earlier run", self.name, stopped)
         try:
-            async with (
-                open_sqlite_store(self.state_dir) as store,
-                open_runtime(store=store) as runtime,
-            ):
-                self._runtime = runtime
-                with self._body:
-                    async with open_tree(self.spec, runtime=runtime) as root:
-                        await self._announce(root)
-                        start_soon(self.notifier.keep_watchdog)
-                        await trio.sleep_forever()
+            with record_programs(programs):
+                async with (
+                    open_sqlite_store(self.state_dir) as store,
+                    open_runtime(store=store) as runtime,
+                ):
+                    self._runtime = runtime
+                    with self._body:
+                        async with open_tree(self.spec, runtime=runtime) as root:
+                            await self._operate(root, store)
         except TreeExited as exc:
             if exc.reason == ESCALATED or is_abnormal(exc.reason):
                 logger.error("%s: the root supervisor gave up (%s)", self.name, exc.reason)
@@ -105,6 +116,27 @@ class Daemon:
             logger.error("%s: the tree failed to start: %s", self.name, exc)
             self._set_exit(EXIT_GAVE_UP)
         logger.info("%s: stopped", self.name, extra={"event": "daemon stopped"})
+
+    async def _operate(self, root: SupervisorHandle, store: StateStore) -> None:
+        """While the tree runs: the control socket, metrics, the watchdog."""
+        async with trio.open_nursery() as nursery:
+            socket = control_socket_path(self.state_dir)
+            stop = partial(self.stop, "a stop request on the control socket")
+            control = partial(serve_control, root, socket, stop=stop, store=store)
+            await nursery.start(control)
+            if self.metrics_port is not None:
+                await nursery.start(partial(serve_metrics, root, self.metrics_port))
+            await self._announce(root)
+            nursery.start_soon(self.notifier.keep_watchdog)
+
+    def stop(self, why: str) -> None:
+        """Start the orderly stop (once)."""
+        if self._stopping:
+            return
+        self._stopping = True
+        logger.info("%s: %s, stopping in order", self.name, why)
+        self.notifier.stopping(2 * EXTEND_EVERY)
+        self._body.cancel()
 
     def _set_exit(self, code: int) -> None:
         if self.exit_code == EXIT_OK:
@@ -131,19 +163,15 @@ class Daemon:
     async def _watch(self, received: AsyncIterator[int]) -> None:
         async with trio.open_nursery() as nursery:
             async for signum in received:
+                name = signal.Signals(signum).name
                 if signum == signal.SIGHUP:
                     self._reopen_log()
                 elif not self._stopping:
-                    self._stopping = True
-                    name = signal.Signals(signum).name
-                    logger.info("%s: %s, stopping in order", self.name, name)
-                    self.notifier.stopping(2 * EXTEND_EVERY)
+                    self.stop(name)
                     nursery.start_soon(self._keep_extending)
-                    self._body.cancel()
                 elif not self._escalated.is_set():
                     self._escalated.set()
                     self.exit_code = EXIT_KILLED[signal.Signals(signum)]
-                    name = signal.Signals(signum).name
                     logger.warning("%s: second %s, killing what is left", self.name, name)
                     runtime = self._runtime
                     if runtime is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import TYPE_CHECKING
 
 from actors import NoSuchActor
@@ -102,8 +103,76 @@ class TreeExited(SupervisorError):
         self.reason = reason
 
 
+class ControlError(SupervisorError):
+    """Raised by a control client when the daemon answered a request with an error.
+
+    ``code`` says which (``"bad_request"``, ``"too_large"``, ``"bad_version"``,
+    ``"unknown_op"``, ``"bad_path"``, ``"not_found"``, ``"running"``,
+    ``"no_store"``, ``"forbidden"``, ``"timeout"``, ``"failed"``); the message
+    is the daemon's. docs/operations.md lists them.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+class DaemonNotRunning(ControlError):
+    """Raised by a control client when no daemon answers: no socket, or it refuses."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("not_running", message)
+
+
+class SocketPathTooLong(ControlError, ValueError):
+    """Raised for a control socket path over the 107 bytes a Unix socket address holds."""
+
+    def __init__(self, path: str, size: int) -> None:
+        super().__init__(
+            "bad_path",
+            f"the control socket path {path!r} is {size} bytes; a Unix socket path holds at "
+            "most 107: choose a shorter state directory (--state-dir)",
+        )
+        self.path = path
+        self.size = size
+
+
 def _describe(cause: BaseException) -> str:
     inner = cause.__cause__
     if isinstance(inner, StartFailed):
         return str(inner)
     return str(cause)
+
+
+class ProgramExited(SupervisorError):
+    """The crash reason of a program child whose program exited by itself, and not with 0.
+
+    ``returncode`` is its exit status, or ``-signum`` when a signal killed it (then
+    ``killed_by`` names it). An exit after the child's own stop signal is a shutdown,
+    never this.
+
+    >>> str(ProgramExited(3)), str(ProgramExited(-11, "/usr/bin/app"))
+    ('exited with status 3', '/usr/bin/app killed by signal SIGSEGV')
+    """
+
+    def __init__(self, returncode: int, program: str | None = None) -> None:
+        self.returncode = returncode
+        self.program = program
+        if returncode >= 0:
+            what = f"exited with status {returncode}"
+        else:
+            try:
+                what = f"killed by signal {signal.Signals(-returncode).name}"
+            except ValueError:
+                what = f"killed by signal {-returncode}"
+        super().__init__(what if program is None else f"{program} {what}")
+
+    @property
+    def killed_by(self) -> signal.Signals | None:
+        """The signal that killed it, if one did."""
+        if self.returncode >= 0:
+            return None
+        try:
+            return signal.Signals(-self.returncode)
+        except ValueError:
+            return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, cast
 
@@ -21,14 +22,17 @@ from ._exceptions import ChildNotRunning
 from ._protocol import (
     CountChildren,
     DeleteChild,
+    Describe,
     Failed,
+    Reincarnate,
     RestartChild,
     StartChild,
     TerminateChild,
     WhichChildren,
 )
-from ._spec import ChildSpec
+from ._spec import ChildKind, ChildSpec
 from ._state import ChildCounts, ChildInfo
+from ._status import ChildStatus, SupervisorStatus
 
 
 class ChildAddress:
@@ -170,6 +174,11 @@ class SupervisorHandle:
         return "" if self._address is None else self._address.path
 
     @property
+    def runtime(self) -> Runtime:
+        """The runtime its tree runs in."""
+        return self._runtime
+
+    @property
     def ref(self) -> ActorRef | None:
         """Its current incarnation, if it runs."""
         return self._root if self._address is None else self._address.whereis()
@@ -221,8 +230,42 @@ class SupervisorHandle:
     async def count_children(self) -> ChildCounts:
         return cast(ChildCounts, await self._call(CountChildren()))
 
-    async def _call(self, request: object) -> object:
-        ref = self.ref
+    async def describe_children(self) -> list[ChildStatus]:
+        """Its children as :class:`ChildStatus` records: ``which_children`` and more
+        (state, pid, restarts, start time, mailbox depth, last exit reason)."""
+        return list((await self._describe(self.ref)).children)
+
+    async def describe_tree(self) -> SupervisorStatus:
+        """This supervisor and everything below it, each running child supervisor's
+        :attr:`ChildStatus.supervisor` filled in."""
+        return await self._describe(self.ref, nested=True)
+
+    async def reincarnate_child(self, child: str, *, drop_state: bool = False) -> ActorRef | None:
+        """Stop ``child`` if it runs (or cancel its pending restart) and start it again: a new
+        ref. An operator's restart: not counted toward the intensity. ``child`` is an id, or
+        a running dynamic child's key or ref text. ``drop_state=True`` drops a persistent
+        child's stored state between the stop and the start. Raises
+        :class:`ChildNotFound` or :class:`StartFailed` (the child is then stopped).
+        """
+        return cast(ActorRef | None, await self._call(Reincarnate(child, drop_state)))
+
+    async def _describe(self, ref: ActorRef | None, *, nested: bool = False) -> SupervisorStatus:
+        status = cast(SupervisorStatus, await self._call(Describe(), ref))
+        if not nested:
+            return status
+        children = []
+        for child in status.children:
+            if child.kind is ChildKind.SUPERVISOR and child.ref is not None:
+                try:
+                    below = await self._describe(child.ref, nested=True)
+                except NoSuchActor:
+                    below = None  # it stopped since its supervisor answered
+                child = dataclasses.replace(child, supervisor=below)
+            children.append(child)
+        return dataclasses.replace(status, children=tuple(children))
+
+    async def _call(self, request: object, ref: ActorRef | None = None) -> object:
+        ref = self.ref if ref is None else ref
         if ref is None:
             await trio.lowlevel.checkpoint()
             raise ChildNotRunning(f"supervisor {self.path!r} is not running")

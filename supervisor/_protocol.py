@@ -43,6 +43,19 @@ class CountChildren:
 
 
 @dataclass(frozen=True, slots=True)
+class Describe:
+    """Answered with a :class:`SupervisorStatus` (nested supervisors not filled in)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reincarnate:
+    """An operator's restart of one child (not counted toward the intensity)."""
+
+    target: str  # a static child's id, or a running dynamic child's key or ref text
+    drop_state: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class TryAgain:
     """Sent to itself after a failed restart (OTP's try_again_restart)."""
 
@@ -63,4 +76,13 @@ class Failed:
     error: Exception
 
 
-Request = StartChild | TerminateChild | RestartChild | DeleteChild | WhichChildren | CountChildren
+Request = (
+    StartChild
+    | TerminateChild
+    | RestartChild
+    | DeleteChild
+    | WhichChildren
+    | CountChildren
+    | Describe
+    | Reincarnate
+)

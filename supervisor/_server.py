@@ -49,7 +49,9 @@ from ._intensity import add_restart, exceeded
 from ._protocol import (
     CountChildren,
     DeleteChild,
+    Describe,
     Failed,
+    Reincarnate,
     RestartChild,
     RestartDue,
     StartChild,
@@ -143,6 +145,7 @@ class SupervisorServer(Actor):
         child = state.by_ref.pop(ref, None)
         if child is not None:
             child.ref = None
+            child.ended(reason)
             self._report("exited", child.spec.id, reason, exit_level(reason))
             if should_restart(child.spec.restart, reason):
                 return await self._restart(child)
@@ -156,6 +159,7 @@ class SupervisorServer(Actor):
         if dynamic is None:
             return NO_REPLY  # an incarnation already stopped and replaced
         template = state.template
+        dynamic.ended(reason)
         self._report("exited", template.id, reason, exit_level(reason))
         if should_restart(template.restart, reason):
             return await self._restart_dynamic(dynamic)
@@ -218,6 +222,7 @@ class SupervisorServer(Actor):
         if self._give_up(template.id):
             return Stop(ESCALATED)
         self._report("restarting", template.id)
+        child.starting()
         try:
             ref = await self._spawn(template, template.args + child.args, state.dynamic_path(child))
         except StartFailed:
@@ -245,6 +250,7 @@ class SupervisorServer(Actor):
             child.timer.cancel()
             child.timer = None
         child.started_at = trio.current_time()
+        child.starting()
         ref = await self._spawn(child.spec, child.spec.args, child.path)
         directory = self.context.directory
         if ref is None:
@@ -314,6 +320,15 @@ class SupervisorServer(Actor):
 
     async def _stop(self, child: Child) -> None:
         """Stop a static child if it runs; drop it if it is temporary."""
+        await self._halt(child)
+        if child.spec.restart is Restart.TEMPORARY:
+            self.state.remove(child)
+            self.context.directory.remove(child.path)
+        else:
+            self.context.directory.stopped(child.path)
+
+    async def _halt(self, child: Child) -> None:
+        """Stop a static child if it runs, or its pending restart; its spec stays."""
         child.restarting = False
         if child.timer is not None:
             child.timer.cancel()
@@ -323,14 +338,10 @@ class SupervisorServer(Actor):
             policy = _policy(child.spec)
             reason = await stop_child(self, ref, policy)
             child.ref = None
+            child.ended(reason)
             self.state.by_ref.pop(ref, None)
             brutal = policy is BRUTAL_KILL
             self._report("shutdown", child.spec.id, reason, shutdown_level(reason, brutal=brutal))
-        if child.spec.restart is Restart.TEMPORARY:
-            self.state.remove(child)
-            self.context.directory.remove(child.path)
-        else:
-            self.context.directory.stopped(child.path)
 
     def _report(
         self,
@@ -357,6 +368,10 @@ class SupervisorServer(Actor):
         match request:
             case WhichChildren():
                 return state.which_children(self.runtime.pid)
+            case Describe():
+                return state.describe(self.runtime.pid, self.runtime.mailbox_depth)
+            case Reincarnate(target=str(target), drop_state=bool(drop)):
+                return await self._reincarnate(target, drop)
             case CountChildren():
                 return state.count_children()
             case StartChild(spec=None, args=args, key=key) if state.is_dynamic:
@@ -381,6 +396,32 @@ class SupervisorServer(Actor):
                 return None
         strategy = state.flags.strategy.value
         raise NotSupported(f"a {strategy} supervisor does not take {request!r}")
+
+    async def _reincarnate(self, target: str, drop: bool) -> ActorRef | None:
+        """An operator's restart: stop the child if it runs, drop its state if asked, start
+        it again. Not a restart on failure: it is not counted toward the intensity."""
+        state = self.state
+        if state.is_dynamic:
+            found = state.find_dynamic(target)
+            if found is None:
+                raise ChildNotFound(f"no running child {target!r} in {state.display}")
+            old, dynamic = found
+            dynamic.ended(await self._terminate_dynamic(old))
+            if drop:
+                await drop_child_state(
+                    self.context.store, state.template, state.dynamic_path(dynamic)
+                )
+            return await self._start_dynamic(dynamic)
+        child = self._find(target)
+        await self._halt(child)
+        if drop:
+            await drop_child_state(self.context.store, child.spec, child.path)
+        try:
+            await self._start(child)
+        except StartFailed:
+            self.context.directory.stopped(child.path)
+            raise
+        return child.ref
 
     def _find(self, child_id: str) -> Child:
         child = self.state.find(child_id)
@@ -417,12 +458,13 @@ class SupervisorServer(Actor):
     async def _start_dynamic(self, child: Dynamic) -> ActorRef | None:
         state = self.state
         template = state.template
+        child.starting()
         ref = await self._spawn(template, template.args + child.args, state.dynamic_path(child))
         if ref is not None:
             state.dynamic[ref] = child
         return ref
 
-    async def _terminate_dynamic(self, ref: ActorRef) -> None:
+    async def _terminate_dynamic(self, ref: ActorRef) -> ExitReason | None:
         state = self.state
         if ref not in state.dynamic:
             raise ChildNotFound(f"{ref} is not a child of {state.display}")
@@ -431,6 +473,7 @@ class SupervisorServer(Actor):
         del state.dynamic[ref]
         brutal = policy is BRUTAL_KILL
         self._report("shutdown", state.template.id, reason, shutdown_level(reason, brutal=brutal))
+        return reason
 
 
 def _policy(spec: ChildSpec) -> ShutdownPolicy:

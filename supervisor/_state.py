@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors import ActorRef, Timer
+from actors import ActorRef, ExitReason, Timer
 
 from ._directory import Directory
 from ._intensity import Restarts
 from ._spec import ChildKind, ChildSpec, Strategy, Supervisor
+from ._status import ChildState, ChildStatus, SupervisorStatus, placement_text, ref_text
 from ._store import StateStore
 
 #: The pid of the worker process that runs a ref (``None`` for a task): ``Runtime.pid``.
 PidOf = Callable[[ActorRef], int | None]
+#: The messages waiting for a ref: ``Runtime.mailbox_depth``.
+DepthOf = Callable[[ActorRef], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,20 +65,44 @@ class TreeContext:
     args: tuple[Any, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Dynamic:
+class History:
+    """What an operator asks of a child besides its ref: its starts and its latest exit."""
+
+    __slots__ = ("last_exit", "restarts", "started_wall")
+
+    def __init__(self) -> None:
+        self.restarts = 0  # starts after the first one
+        self.started_wall: float | None = None  # time.time() of the latest start
+        self.last_exit: str | None = None  # the reason the latest incarnation ended with
+
+    def starting(self) -> None:
+        if self.started_wall is not None:
+            self.restarts += 1
+        self.started_wall = time.time()
+
+    def ended(self, reason: ExitReason | None) -> None:
+        if reason is not None:
+            self.last_exit = str(reason)
+
+
+class Dynamic(History):
     """A dynamic child: its extra arguments, and its state key if it was given one."""
 
-    args: tuple[Any, ...]
-    key: str | None = None
+    __slots__ = ("args", "key")
+
+    def __init__(self, args: tuple[Any, ...], key: str | None = None) -> None:
+        super().__init__()
+        self.args = args
+        self.key = key
 
 
-class Child:
+class Child(History):
     """A static child: its spec and what runs of it now."""
 
     __slots__ = ("attempt", "path", "ref", "restarting", "spec", "started_at", "timer")
 
     def __init__(self, spec: ChildSpec, path: str) -> None:
+        super().__init__()
         self.spec = spec
         self.path = path
         self.ref: ActorRef | None = None
@@ -158,6 +186,55 @@ class State:
         running = [ChildInfo(None, ref, False, kind, pid(ref)) for ref in self.dynamic]
         return running + [ChildInfo(None, None, True, kind) for _ in self.retrying]
 
+    def describe(self, pid: PidOf, depth: DepthOf) -> SupervisorStatus:
+        """This supervisor and its children now (nested supervisors not filled in)."""
+        children: list[ChildStatus] = []
+        if not self.is_dynamic:
+            for child in self.children:
+                state = ChildState.RESTARTING if child.restarting else ChildState.STOPPED
+                children.append(
+                    _status(
+                        child.spec, child.spec.id, child.path, child, child.ref, state, pid, depth
+                    )
+                )
+        else:
+            for ref, dynamic in self.dynamic.items():
+                key = ref_text(ref) if dynamic.key is None else dynamic.key
+                path = self.child_path(key)
+                children.append(
+                    _status(self.template, key, path, dynamic, ref, ChildState.RUNNING, pid, depth)
+                )
+            for dynamic in self.retrying.values():
+                key = self.template.id if dynamic.key is None else dynamic.key
+                children.append(
+                    _status(
+                        self.template,
+                        key,
+                        self.child_path(key),
+                        dynamic,
+                        None,
+                        ChildState.RESTARTING,
+                        pid,
+                        depth,
+                    )
+                )
+        flags = self.flags
+        return SupervisorStatus(
+            self.display,
+            flags.strategy,
+            flags.intensity,
+            flags.period,
+            len(self.restarts),
+            tuple(children),
+        )
+
+    def find_dynamic(self, name: str) -> tuple[ActorRef, Dynamic] | None:
+        """The running dynamic child a control path names: by its key, else its ref's text."""
+        for ref, dynamic in self.dynamic.items():
+            if name == (ref_text(ref) if dynamic.key is None else dynamic.key):
+                return ref, dynamic
+        return None
+
     def count_children(self) -> ChildCounts:
         if self.is_dynamic:
             size = len(self.dynamic) + len(self.retrying)
@@ -176,3 +253,29 @@ class State:
         return any(
             c.spec.significant and (c.ref is not None or c.restarting) for c in self.children
         )
+
+
+def _status(
+    spec: ChildSpec,
+    child_id: str,
+    path: str,
+    history: History,
+    ref: ActorRef | None,
+    idle: ChildState,
+    pid: PidOf,
+    depth: DepthOf,
+) -> ChildStatus:
+    return ChildStatus(
+        id=child_id,
+        path=path,
+        kind=spec.kind,
+        restart=spec.restart,
+        placement=placement_text(spec.placement),
+        state=idle if ref is None else ChildState.RUNNING,
+        ref=ref,
+        pid=None if ref is None else pid(ref),
+        restarts=history.restarts,
+        started_at=history.started_wall,
+        mailbox_depth=0 if ref is None else depth(ref),
+        last_exit=history.last_exit,
+    )

@@ -21,9 +21,10 @@ class Snapshot:
     """The stored state of one key.
 
     ``generation`` orders the writers of a key (a restarted actor writes with a
-    higher one, so a stale incarnation cannot overwrite it); ``version`` counts
-    the writes within a generation; ``data`` is the encoded state (msgpack
-    bytes), which the store never decodes.
+    higher one, so a stale incarnation cannot overwrite it); ``version`` is the
+    ``state_version`` of the code that wrote it (an older one is migrated by the
+    actor's ``restore``, a newer one refused); ``data`` is the encoded state
+    (msgpack bytes), which the store never decodes.
     """
 
     generation: int

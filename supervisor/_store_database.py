@@ -1,6 +1,6 @@
 """The SQLite database of a store: one connection, its pragmas checked, writes in transactions.
 
-Blocking, and used by one thread at a time (the store's ``CapacityLimiter(1)``).
+Blocking, and used by one thread only (the store's own, ``_store_thread``).
 Every ``sqlite3`` error leaves no half transaction (it is rolled back) and comes
 out as a :class:`PersistenceError`; after an I/O error the connection is
 dropped and reopened at the next use, never retried.
@@ -153,8 +153,8 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
-        )
+            self.path, timeout=self._busy_timeout, isolation_level=None
+        )  # check_same_thread stays on: only the store's thread uses it
         try:
             self._configure(conn)
         except BaseException:

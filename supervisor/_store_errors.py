@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from actors import StateError
+
 from ._exceptions import SupervisorError
 
 
-class PersistenceError(SupervisorError):
-    """Base of every error a state store raises (itself a :class:`SupervisorError`).
+class PersistenceError(SupervisorError, StateError):
+    """Base of every error a state store raises (a :class:`SupervisorError`, and an
+    ``actors.StateError`` like every failure to persist: ``except StateError`` catches
+    both the store's errors and the actor side's ``SnapshotError``).
 
     When a write fails with one of these, the transaction it was part of was
     rolled back: none of its writes is stored, the previous values are.

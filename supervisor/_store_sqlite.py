@@ -15,6 +15,7 @@ from ._store import Outcome, Snapshot, Write, check_key, check_prefix
 from ._store_database import Database, StoreSettings
 from ._store_files import StoreFiles, prepare
 from ._store_queue import GroupCommitted
+from ._store_thread import StoreThread
 
 T = TypeVar("T")
 #: How long ``aclose`` waits for queued writes beyond one busy timeout, even when cancelled.
@@ -24,16 +25,18 @@ _CLOSE_MARGIN = 10.0
 class SqliteStore(GroupCommitted):
     """A :class:`StateStore` in a SQLite database; made by :func:`open_sqlite_store`.
 
-    One connection, used by one worker thread at a time: every ``sqlite3``
-    call runs in ``trio.to_thread.run_sync`` under a ``CapacityLimiter(1)``
-    and is not cancellable (it is bounded by the busy timeout and the disk).
+    One connection, used only by the store's own thread (``_store_thread``):
+    every ``sqlite3`` call runs there, in order, and is not cancellable (it is
+    bounded by the busy timeout and the disk).
     """
 
-    def __init__(self, files: StoreFiles, database: Database, busy_timeout: float) -> None:
+    def __init__(
+        self, files: StoreFiles, database: Database, busy_timeout: float, thread: StoreThread
+    ) -> None:
         self._files = files
         self._database = database
         self._busy_timeout = busy_timeout
-        self._limiter = trio.CapacityLimiter(1)
+        self._runner = thread
         self._closed = False
         super().__init__(self._commit, f"store {database.path}")
 
@@ -77,16 +80,17 @@ class SqliteStore(GroupCommitted):
             with trio.move_on_after(self._busy_timeout + _CLOSE_MARGIN):
                 await self._queue.wait_idle()
             try:
-                await trio.to_thread.run_sync(self._database.close, limiter=self._limiter)
+                await self._runner.run(self._database.close)
             finally:
+                self._runner.stop()
                 self._files.release()
 
     async def _commit(self, writes: Sequence[Write]) -> list[Outcome]:
-        return await trio.to_thread.run_sync(self._database.commit, writes, limiter=self._limiter)
+        return await self._runner.run(self._database.commit, writes)
 
     async def _thread(self, fn: Callable[..., T], *args: object) -> T:
         self._queue.check_open()
-        return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+        return await self._runner.run(fn, *args)
 
 
 @asynccontextmanager
@@ -119,18 +123,24 @@ async def open_sqlite_store(
     Snapshot(generation=1, version=1, data=b'*')
     """
     state = _check_options(state_dir, busy_timeout, max_page_count)
-    limiter = trio.CapacityLimiter(1)
-    files = await trio.to_thread.run_sync(prepare, state, limiter=limiter)
+    thread = StoreThread(f"letitcrash store {state}")
+    try:
+        files = await thread.run(prepare, state)
+    except BaseException:
+        thread.stop()
+        raise
     database = Database(
         os.path.join(files.directory, "state.sqlite3"), busy_timeout, max_page_count
     )
     try:
-        await trio.to_thread.run_sync(database.open, limiter=limiter)
+        await thread.run(database.open)
     except BaseException:
-        database.close()
+        with trio.CancelScope(shield=True):  # bounded: closing a connection
+            await thread.run(database.close)
+        thread.stop()
         files.release()
         raise
-    store = SqliteStore(files, database, busy_timeout)
+    store = SqliteStore(files, database, busy_timeout, thread)
     try:
         yield store
     finally:

@@ -73,8 +73,6 @@ def check_store(spec: Supervisor, store: object, prefix: str = "") -> None:
             if child.durability is not None:
                 raise InvalidSpec(path, "durability", "is for a Persistent worker only")
             continue
-        if child.placement != "task":
-            raise InvalidSpec(path, "placement", "a Persistent worker runs as a task (for now)")
         if store is None:
             name = child.start.__qualname__ if isinstance(child.start, type) else child.start
             raise InvalidSpec(

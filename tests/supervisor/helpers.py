@@ -7,7 +7,21 @@ import trio
 import trio.testing
 
 from actors import ExitReason, Runtime
-from supervisor import ChildAddress, Supervisor, SupervisorHandle, TreeExited, open_tree
+from supervisor import (
+    ChildAddress,
+    ChildSpec,
+    Supervisor,
+    SupervisorHandle,
+    TreeExited,
+    open_tree,
+)
+
+from .workers import Log, Worker
+
+
+def child(log: Log, name: str, **options: object) -> ChildSpec:
+    """A :class:`Worker` child called ``name`` that records its life in ``log``."""
+    return ChildSpec(name, Worker, args=(name, log), **options)  # type: ignore[arg-type]
 
 
 async def settle() -> None:

@@ -65,8 +65,8 @@ async def test_a_persistent_child_needs_a_store_and_a_mode_needs_a_persistent_ch
         async with open_tree(plain, store=MemoryStore()):
             pass
     in_process = Supervisor(children=[ChildSpec("c", Counter, placement="process")])
-    with pytest.raises(InvalidSpec, match="'c': placement"):
-        async with open_tree(in_process, store=MemoryStore()):
+    with pytest.raises(InvalidSpec, match="'c': start: Counter is Persistent"):
+        async with open_tree(in_process):  # in a process too: the root keeps the store
             pass
     with pytest.raises(InvalidSpec, match="durability"):
         async with open_tree(Supervisor(children=[ChildSpec("c", Counter, durability=3)])):  # type: ignore[arg-type]

@@ -20,12 +20,8 @@ from supervisor import (
     open_tree,
 )
 
-from .helpers import crash, settle, until_exit
-from .workers import Log, Worker
-
-
-def child(log: Log, name: str, **options: object) -> ChildSpec:
-    return ChildSpec(name, Worker, args=(name, log), **options)  # type: ignore[arg-type]
+from .helpers import child, crash, settle, until_exit
+from .workers import Log
 
 
 def nested(log: Log) -> Supervisor:

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import stat
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -273,3 +274,23 @@ async def test_a_put_cancelled_during_its_commit_commits_one_cancelled_while_que
             other.close()
         assert seen[1:] == ["committing returned", "committing cancelled: True"]
         assert await store.keys() == ["committing"]
+
+
+def _store_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("letitcrash store")]
+
+
+async def test_one_thread_of_its_own_uses_the_connection_and_ends_with_the_store(
+    tmp_path: Path,
+) -> None:
+    before = set(_store_threads())  # other tests' stores' threads may still be ending
+    async with open_sqlite_store(tmp_path) as store:
+        [thread] = set(_store_threads()) - before
+        async with trio.open_nursery() as nursery:  # concurrent calls queue for that thread
+            for n in range(20):
+                nursery.start_soon(store.put, f"k{n}", 1, 1, b"v")
+                nursery.start_soon(store.get, f"k{n}")
+        assert len(await store.keys()) == 20
+        assert thread.is_alive()
+    thread.join(timeout=10.0)
+    assert not thread.is_alive()
