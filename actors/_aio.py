@@ -28,7 +28,7 @@ from typing import Any, Final, TypeVar, TypeVarTuple, Unpack
 
 import outcome
 import trio
-from trio.lowlevel import Abort, Task
+from trio.lowlevel import Abort, RaiseCancelT, Task
 
 from ._mailbox import GET_BURST, Envelope, Mailbox
 
@@ -68,7 +68,7 @@ class _Waiter:
                 self.task = None
                 trio.lowlevel.reschedule(task)
 
-    def abort(self, _: object) -> Abort:
+    def abort(self, _: RaiseCancelT) -> Abort:
         if not self.cancelled:
             self.cancelled = self.side.stopping = True
             if self.atask is not None:
