@@ -3,7 +3,9 @@
 Trio to asyncio: the runtime awaits an asyncio callback with :meth:`AsyncioSide.run`,
 which runs it as a task of the host loop and parks the trio task until that task
 ends. A trio cancellation (a stop request, a kill) cancels the asyncio task; a stop
-waits for it to end, a kill does not (:meth:`AsyncioSide.abandon`).
+waits for it to end, a kill does not (:meth:`AsyncioSide.abandon`). The message
+loop is one such task for the actor's life: its :class:`AsyncioMailbox` is read
+from asyncio, and a writer (trio code or asyncio code) wakes it directly.
 
 Asyncio to trio: :meth:`AsyncioSide.to_trio` runs a trio operation (a call, a
 send that may wait, a spawn) as a trio task and gives asyncio a future of it.
@@ -28,6 +30,8 @@ import outcome
 import trio
 from trio.lowlevel import Abort, RaiseCancelT, Task
 
+from ._mailbox import GET_BURST, Envelope, Mailbox
+
 logger = logging.getLogger("actors")
 
 T = TypeVar("T")
@@ -47,44 +51,41 @@ class _Abandoned(Exception):
 class _Waiter:
     """One trio task waiting for one asyncio task: spinning first, then parked."""
 
-    __slots__ = ("atask", "cancelled", "result", "task")
+    __slots__ = ("atask", "cancelled", "result", "side", "task")
 
-    def __init__(self) -> None:
-        self.task: Task | None = None  # the trio task, once parked
-        self.atask: asyncio.Task[None] | None = None
+    def __init__(self, side: AsyncioSide) -> None:
+        self.side = side
+        self.task: Task | None = None  # the trio task, while parked
+        self.atask: asyncio.Task[Any] | None = None
         self.result: outcome.Outcome[Any] | None = None  # the first answer wins
         self.cancelled = False
 
     def finish(self, result: outcome.Outcome[Any]) -> None:
-        if self.result is not None:
-            return
-        self.result = result
-        task = self.task
-        if task is not None:
-            self.task = None
-            trio.lowlevel.reschedule(task)
+        if self.result is None:
+            self.result = result
+            task = self.task
+            if task is not None:
+                self.task = None
+                trio.lowlevel.reschedule(task)
 
     def abort(self, _: RaiseCancelT) -> Abort:
-        self.cancelled = True
-        if self.atask is not None:
-            self.atask.cancel()
+        if not self.cancelled:
+            self.cancelled = self.side.stopping = True
+            if self.atask is not None:
+                self.atask.cancel()
         return Abort.FAILED  # the asyncio task ends first, or the actor is killed
 
-
-async def _drive(
-    waiter: _Waiter, fn: Callable[[Unpack[Ts]], Awaitable[Any]], args: tuple[*Ts]
-) -> None:
-    try:
-        result: outcome.Outcome[Any] = outcome.Value(await fn(*args))
-    except (Exception, asyncio.CancelledError) as exc:
-        result = outcome.Error(exc)
-    waiter.finish(result)
+    def done(self, task: asyncio.Task[Any]) -> None:
+        self.finish(outcome.capture(task.result))
 
 
-def _foreign_cancel(fn: object) -> RuntimeError:
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _foreign_cancel(what: str, actor: str) -> RuntimeError:
     """The crash reason of a callback whose task asyncio code cancelled (not its actor)."""
-    what = getattr(fn, "__qualname__", repr(fn))
-    return RuntimeError(f"{what} was cancelled from asyncio code, not by its actor's stop")
+    return RuntimeError(f"{actor}: {what} was cancelled from asyncio code, not by the actor's stop")
 
 
 class AsyncioSide:
@@ -99,6 +100,7 @@ class AsyncioSide:
         "loop",
         "name",
         "nursery",
+        "stopping",
         "tasks",
     )
 
@@ -114,6 +116,8 @@ class AsyncioSide:
         self._idle: trio.Event | None = None
         self._waiting: _Waiter | None = None
         self._closed = False
+        #: A callback was cancelled by the actor's stop (or kill): it handles no more.
+        self.stopping = False
 
     # -- tracking -------------------------------------------------------------------
 
@@ -131,22 +135,34 @@ class AsyncioSide:
 
     # -- trio awaits asyncio --------------------------------------------------------
 
-    async def run(self, fn: Callable[[Unpack[Ts]], Awaitable[T]], *args: *Ts) -> T:
+    async def run(
+        self,
+        fn: Callable[[Unpack[Ts]], Awaitable[T]],
+        *args: *Ts,
+        pump: int = SPIN,
+        what: str | None = None,
+    ) -> T:
         """In trio: ``await fn(*args)`` as an asyncio task of the actor; its result.
 
         A trio cancellation cancels the asyncio task and waits for it to end (it
         then raises ``Cancelled``), unless the actor is killed first.
 
-        The trio task first yields a few times (:data:`SPIN`) before it parks: while
-        trio has a task to run it does not wait for I/O on its thread, so an asyncio
-        callback that ends within a few loop iterations wakes it without the hop
-        through that thread (a round trip six times longer, measured).
+        ``what`` names the callback in the crash reason of a foreign cancellation
+        (its task cancelled by asyncio code, not by the actor's stop).
+
+        The trio task first yields ``pump`` times before it parks: while trio has
+        a task to run it does not wait for I/O on its thread, so an asyncio callback
+        that ends within a few loop iterations wakes trio without the hop through
+        that thread (a round trip six times longer, measured).
         """
-        waiter = _Waiter()
-        waiter.atask = self.loop.create_task(_drive(waiter, fn, args), context=self.context)
+        waiter = _Waiter(self)
+        awaitable = self.context.run(fn, *args)
+        coro = awaitable if asyncio.iscoroutine(awaitable) else _awaited(awaitable)
+        waiter.atask = atask = self.loop.create_task(coro, context=self.context)
+        atask.add_done_callback(waiter.done)
         self._waiting = waiter
         try:
-            for _ in range(SPIN):
+            for _ in range(pump):
                 await trio.lowlevel.cancel_shielded_checkpoint()
                 if waiter.result is not None:
                     break
@@ -162,7 +178,8 @@ class AsyncioSide:
             if waiter.cancelled or isinstance(error, _Abandoned):
                 await trio.lowlevel.checkpoint()  # the cancellation that interrupted it
             if isinstance(error, asyncio.CancelledError):
-                raise _foreign_cancel(fn) from error
+                callback = what or str(getattr(fn, "__qualname__", fn))
+                raise _foreign_cancel(callback, self.name) from error
         elif waiter.cancelled:
             await trio.lowlevel.checkpoint()
         return result.unwrap()  # type: ignore[no-any-return]
@@ -226,6 +243,53 @@ class AsyncioSide:
     def close(self) -> None:
         """The actor exited: tasks it starts from now on are not tracked."""
         self._closed = True
+
+
+class AsyncioMailbox(Mailbox):
+    """The mailbox of an asyncio actor, whose message loop is one asyncio task.
+
+    A writer wakes that task directly (it sets the future the task awaits); a trio
+    caller spins a few ticks before it parks (:data:`SPIN`), so that trio is awake
+    when the answer comes and takes it without a hop through its I/O thread.
+    """
+
+    __slots__ = ("_future", "side")
+    reply_spins = SPIN
+
+    def __init__(self, bound: int, side: AsyncioSide) -> None:
+        super().__init__(bound)
+        self.side = side
+        self._future: asyncio.Future[None] | None = None
+
+    def _wake_reader(self) -> None:
+        future = self._future
+        if future is not None:
+            self._future = None
+            if not future.done():
+                future.set_result(None)
+
+    async def get(self) -> Envelope:  # an asyncio coroutine, where Mailbox.get is trio's
+        """In asyncio: the oldest message, waiting for one if there is none.
+
+        Raises ``CancelledError`` once the actor is stopping (its callback may have
+        swallowed the stop's cancellation). With messages waiting, it yields to the
+        loop once in :data:`GET_BURST` messages, as a trio actor's ``get`` does.
+        """
+        if self.side.stopping:
+            raise asyncio.CancelledError
+        if not self._queue:
+            self._streak = 0
+            future = self._future = self.side.loop.create_future()
+            try:
+                await future
+            finally:
+                self._future = None
+        else:
+            self._streak += 1
+            if self._streak >= GET_BURST:
+                self._streak = 0
+                await asyncio.sleep(0)
+        return self._pop()
 
 
 async def _serve_future(

@@ -131,6 +131,18 @@ async def call(
             return result.unwrap()
         if deadline != math.inf:
             deadlines.add(deadline, caller)
+        spins = cell.mailbox.reply_spins
+        if spins:
+            # The answer comes from a host-loop callback (an asyncio actor): while a
+            # trio task is runnable, trio (that loop's guest) does not wait for I/O on
+            # its thread, so an answer within a few loop iterations needs no hop
+            # through it (six times a round trip, measured). A cancellation waits
+            # for the park below.
+            for _ in range(spins):
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                result = caller._result
+                if result is not None:
+                    return result.unwrap()
         caller._task = trio.lowlevel.current_task()
         return await trio.lowlevel.wait_task_rescheduled(caller._abort)
     finally:

@@ -15,7 +15,7 @@ from typing import Any
 
 import trio
 
-from ._aio import AsyncioSide
+from ._aio import AsyncioMailbox, AsyncioSide
 from ._asyncio_actor import is_asyncio
 from ._behaviour import Actor, Ignore, NoReply, Reply, Stop, bind, invalid_return
 from ._calls import Caller
@@ -73,12 +73,15 @@ class LocalSpawner:
             )
         actor = cls()
         ref = self._kernel.new_ref()
-        cell = LocalCell(ref, actor, Mailbox(bound))
+        if loop is None:
+            cell = LocalCell(ref, actor, Mailbox(bound))
+        else:
+            side = AsyncioSide(loop, self._nursery, repr(ref))
+            cell = LocalCell(ref, actor, AsyncioMailbox(bound, side))
+            cell.aio = side
         bind(actor, cell, self._runtime)
         cell.persist = persist
         cell.reported = reported_by(link) or not self.log_crashes  # logged elsewhere
-        if loop is not None:
-            cell.aio = AsyncioSide(loop, self._nursery, repr(ref))
         if name is not None:
             self._kernel.register(name, cell)
         self._kernel.add(cell)
@@ -143,7 +146,11 @@ class LocalSpawner:
         try:
             with trio.CancelScope() as cell.loop:
                 if cell.stop_reason is None:
-                    await self._loop(cell)
+                    if cell.aio is None:
+                        await self._loop(cell)
+                    else:  # the whole loop is one asyncio task, its handlers awaited there
+                        what = f"a handler of {type(cell.actor).__qualname__}"
+                        await cell.aio.run(self._loop, cell, pump=0, what=what)
             assert cell.stop_reason is not None
             reason = cell.stop_reason
         except Exception as exc:
@@ -157,11 +164,17 @@ class LocalSpawner:
         return reason
 
     async def _loop(self, cell: LocalCell) -> None:
-        """Handle messages until a handler returns :class:`Stop`."""
+        """Handle messages until a handler returns :class:`Stop`.
+
+        A trio coroutine for a trio actor; for an asyncio actor, the body of its one
+        asyncio task (its mailbox's ``get`` and its handlers are asyncio's then).
+        """
         actor = cell.actor
         get = cell.mailbox.get
         reply = self._reply
-        handle_call, handle_cast, handle_info = handlers(cell)
+        handle_call = actor.handle_call
+        handle_cast = actor.handle_cast
+        handle_info = actor.handle_info
         while True:
             kind, payload, caller, receipt = await get()
             if receipt is not None:
@@ -196,28 +209,6 @@ class LocalSpawner:
                 cell.stop_reason = result.reason
                 return
             raise invalid_return(actor, where, result, "NoReply() or Stop(...)")
-
-
-Handler = Callable[..., Awaitable[object]]
-
-
-def handlers(cell: LocalCell) -> tuple[Handler, Handler, Handler]:
-    """``handle_call``, ``handle_cast`` and ``handle_info`` as trio awaits them."""
-    actor, aio = cell.actor, cell.aio
-    if aio is None:
-        return actor.handle_call, actor.handle_cast, actor.handle_info
-    run = aio.run
-
-    async def handle_call(request: object, caller: Caller) -> object:
-        return await run(actor.handle_call, request, caller)
-
-    async def handle_cast(message: object) -> object:
-        return await run(actor.handle_cast, message)
-
-    async def handle_info(message: object) -> object:
-        return await run(actor.handle_info, message)
-
-    return handle_call, handle_cast, handle_info
 
 
 def invoke(cell: LocalCell, fn: Callable[..., Awaitable[Any]], *args: Any) -> Awaitable[Any]:

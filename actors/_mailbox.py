@@ -55,6 +55,9 @@ class Mailbox:
     __slots__ = ("_blocked", "_bound", "_closed", "_queue", "_reader", "_streak", "_user")
     #: Whether a put that found room still lets other tasks run (trio's usual rule).
     _schedule_point = True
+    #: How many times a trio caller yields before it parks to wait for the reply
+    #: (see :class:`~actors._aio.AsyncioMailbox`).
+    reply_spins = 0
 
     def __init__(self, bound: int) -> None:
         self._bound = bound

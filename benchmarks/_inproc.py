@@ -7,9 +7,9 @@ memory channels for a call, one memory channel for a tell.
 whose handler awaits ``asyncio.sleep(0)``, in a root on uvloop, against
 ``call_round_trip`` (trio actors under ``trio.run``) and, to split the cost, trio
 actors in the same uvloop-hosted root: guest mode's own share. A call to the
-asyncio actor takes 4 guest ticks of trio (2 for trio actors): one that starts the
-asyncio task, one while it passes through the host loop, one that takes its
-answer, one for the caller.
+asyncio actor takes 2 guest ticks of trio, as one to a trio actor does: the
+caller's put wakes the actor's asyncio loop task, and the caller spins one tick
+while the handler passes through the host loop and a second that takes the answer.
 """
 
 from __future__ import annotations
