@@ -2,7 +2,8 @@
 
 Every record of the ``"supervisor"`` logger carries, in ``extra``:
 ``supervisor`` (its path in the tree, ``"/"`` for the root), ``child_id``,
-``event`` (one of :data:`EVENTS`) and ``reason`` (text, or ``None``).
+``event`` (one of :data:`EVENTS`), ``reason`` (text, or ``None``) and ``pid`` (the
+worker process of a child placed in one, or ``None``).
 A crash is logged at ERROR with its traceback; normal and shutdown exits
 never at ERROR.
 """
@@ -28,13 +29,19 @@ def report(
     level: int = logging.INFO,
     message: str = "",
     verb: str | None = None,
+    pid: int | None = None,
 ) -> None:
-    """Log one supervisor event; a :class:`~actors.Crash` reason brings its traceback."""
+    """Log one supervisor event; a :class:`~actors.Crash` reason brings its traceback.
+
+    ``pid`` is the worker process of a child placed in one (``None`` for a task).
+    """
     if not logger.isEnabledFor(level):
         return  # a service starts and ends a child per connection: keep that cheap
     exc_info = reason.exc if isinstance(reason, Crash) else None
     text = None if reason is None else str(reason)
     who = "" if child_id is None else f" child {child_id}"
+    if pid is not None:
+        who += f" (pid {pid})"
     logger.log(
         level,
         "supervisor %s:%s %s%s%s",
@@ -44,7 +51,13 @@ def report(
         "" if text is None else f" ({text})",
         f": {message}" if message else "",
         exc_info=exc_info,
-        extra={"supervisor": supervisor, "child_id": child_id, "event": event, "reason": text},
+        extra={
+            "supervisor": supervisor,
+            "child_id": child_id,
+            "event": event,
+            "reason": text,
+            "pid": pid,
+        },
     )
 
 

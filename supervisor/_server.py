@@ -89,6 +89,7 @@ class SupervisorServer(Actor):
     async def init(self, spec: Supervisor, context: TreeContext) -> None:
         self.state = State(check_supervisor(spec), context.path)
         self.context = context
+        self.pids: dict[ActorRef, int] = {}  # the worker pid of each process child, for reports
         self.random = random.Random()
         started: list[Child] = []
         for child in list(self.state.children):
@@ -106,8 +107,10 @@ class SupervisorServer(Actor):
             policy = _policy(state.template)
             reasons = await stop_all_at_once(self, list(state.dynamic), policy)
             brutal = policy is BRUTAL_KILL
-            for why in reasons.values():
-                self._report("shutdown", state.template.id, why, shutdown_level(why, brutal=brutal))
+            for ref, why in reasons.items():
+                pid = self.pids.pop(ref, None)
+                level = shutdown_level(why, brutal=brutal)
+                self._report("shutdown", state.template.id, why, level, pid=pid)
             state.dynamic.clear()
             state.retrying.clear()
             return
@@ -146,7 +149,8 @@ class SupervisorServer(Actor):
         if child is not None:
             child.ref = None
             child.ended(reason)
-            self._report("exited", child.spec.id, reason, exit_level(reason))
+            pid = self.pids.pop(ref, None)
+            self._report("exited", child.spec.id, reason, exit_level(reason), pid=pid)
             if should_restart(child.spec.restart, reason):
                 return await self._restart(child)
             if child.spec.restart is Restart.TEMPORARY:
@@ -160,7 +164,8 @@ class SupervisorServer(Actor):
             return NO_REPLY  # an incarnation already stopped and replaced
         template = state.template
         dynamic.ended(reason)
-        self._report("exited", template.id, reason, exit_level(reason))
+        pid = self.pids.pop(ref, None)
+        self._report("exited", template.id, reason, exit_level(reason), pid=pid)
         if should_restart(template.restart, reason):
             return await self._restart_dynamic(dynamic)
         return self._auto_shutdown(template.significant)
@@ -294,7 +299,10 @@ class SupervisorServer(Actor):
         except (ActorError, ValueError) as exc:  # ValueError: a shared worker's other options
             self._report("started", spec.id, Crash(exc), logging.ERROR, verb="failed to start")
             raise StartFailed(path, exc) from exc
-        self._report("started", spec.id, message=repr(ref))
+        pid = self.runtime.pid(ref)
+        if pid is not None:
+            self.pids[ref] = pid
+        self._report("started", spec.id, message=repr(ref), pid=pid)
         return ref
 
     def _resolve(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -341,7 +349,8 @@ class SupervisorServer(Actor):
             child.ended(reason)
             self.state.by_ref.pop(ref, None)
             brutal = policy is BRUTAL_KILL
-            self._report("shutdown", child.spec.id, reason, shutdown_level(reason, brutal=brutal))
+            level = shutdown_level(reason, brutal=brutal)
+            self._report("shutdown", child.spec.id, reason, level, pid=self.pids.pop(ref, None))
 
     def _report(
         self,
@@ -351,9 +360,11 @@ class SupervisorServer(Actor):
         level: int = logging.INFO,
         message: str = "",
         verb: str | None = None,
+        *,
+        pid: int | None = None,
     ) -> None:
         display = self.state.display
-        report(event, display, child_id, reason, level=level, message=message, verb=verb)
+        report(event, display, child_id, reason, level=level, message=message, verb=verb, pid=pid)
 
     # -- operations ---------------------------------------------------------------
 
@@ -471,8 +482,8 @@ class SupervisorServer(Actor):
         policy = _policy(state.template)
         reason = await stop_child(self, ref, policy)
         del state.dynamic[ref]
-        brutal = policy is BRUTAL_KILL
-        self._report("shutdown", state.template.id, reason, shutdown_level(reason, brutal=brutal))
+        level = shutdown_level(reason, brutal=policy is BRUTAL_KILL)
+        self._report("shutdown", state.template.id, reason, level, pid=self.pids.pop(ref, None))
         return reason
 
 

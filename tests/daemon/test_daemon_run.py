@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.daemon.running import DEADLINE, LETITCRASH, LineClient, running
+from tests.daemon.support import read_report, wrapped_argv
 from tests.support import ROOT
 
 
@@ -106,13 +107,22 @@ def test_an_asyncio_child_needs_the_uvloop_host(tmp_path: Path) -> None:
 def test_a_second_signal_kills_a_hung_terminate(
     tmp_path: Path, signum: signal.Signals, code: int
 ) -> None:
-    """The terminate hangs under a 60 s budget: the second signal ends it at once."""
-    with running("tests.daemon.trees:hung", tmp_path) as daemon:
+    """The terminate hangs under a 60 s budget: the second signal ends it at once, and
+    nothing is left (the wrapper adopted nothing alive: the process child's worker is gone)."""
+    report = tmp_path / "report.json"
+    with running("tests.daemon.trees:hung", tmp_path, prefix=wrapped_argv([], report)) as daemon:
         daemon.ready()
         daemon.send(signum)
         daemon.wait_event("terminate hangs")
         daemon.send(signum)
         assert daemon.wait(10) == code, daemon.text()
+    assert read_report(report).alive_adopted == []
+
+
+def test_exit_0_when_the_root_stops_by_auto_shutdown(tmp_path: Path) -> None:
+    with running("tests.daemon.trees:finishes", tmp_path) as daemon:
+        assert daemon.wait() == 0, daemon.text()
+    assert any("root supervisor stopped" in m for m in daemon.messages()), daemon.text()
 
 
 def test_exit_1_when_the_root_gives_up(tmp_path: Path) -> None:
@@ -132,6 +142,9 @@ def test_a_crash_is_logged_once_with_its_traceback(tmp_path: Path) -> None:
         assert daemon.wait() == 0, daemon.text()
     crashes = [r for r in daemon.records if "a crash to be logged once" in r.get("traceback", "")]
     assert [r["child_id"] for r in crashes] == ["task", "proc"], daemon.text()
+    assert crashes[0]["pid"] is None
+    assert isinstance(crashes[1]["pid"], int)  # the worker's, as the start report said
+    assert f"child proc (pid {crashes[1]['pid']}) exited" in crashes[1]["message"]
     assert all(r["level"] == "ERROR" and r["logger"] == "supervisor" for r in crashes)
     assert "Traceback" not in "\n".join(daemon.raw), daemon.raw  # none printed raw by a worker
 

@@ -12,8 +12,18 @@ from typing import Any
 
 import trio
 
-from actors import Actor, AsyncioActor, Caller, CallResult, InfoResult, NoReply, Placement, Reply
-from supervisor import ChildSpec, Restart, Sibling, Supervisor, listener, program
+from actors import (
+    Actor,
+    AsyncioActor,
+    Caller,
+    CallResult,
+    InfoResult,
+    NoReply,
+    Placement,
+    Reply,
+    Stop,
+)
+from supervisor import AutoShutdown, ChildSpec, Restart, Sibling, Supervisor, listener, program
 
 logger = logging.getLogger("tests.daemon")
 
@@ -116,6 +126,27 @@ class Crasher(Actor):
 
     async def handle_info(self, message: Any) -> InfoResult:
         raise RuntimeError("crashed on purpose")
+
+
+class Done(Actor):
+    """Stops normally right after it started."""
+
+    async def init(self) -> None:
+        self.send_after(0.05, "done")
+
+    async def handle_info(self, message: Any) -> InfoResult:
+        return Stop()
+
+
+def finishes() -> Supervisor:
+    """A significant transient child that ends normally: the root stops (auto_shutdown)."""
+    return Supervisor(
+        auto_shutdown=AutoShutdown.ANY_SIGNIFICANT,
+        children=[
+            ChildSpec("quiet", Quiet),
+            ChildSpec("job", Done, restart=Restart.TRANSIENT, significant=True),
+        ],
+    )
 
 
 def gives_up() -> Supervisor:
