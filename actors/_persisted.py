@@ -32,7 +32,7 @@ from spawn import Codec, DecodeError, EncodeError, Limits
 from ._behaviour import NoReply, Reply, Stop, invalid_return
 from ._calls import Caller, answer
 from ._exceptions import NoStateStore, SnapshotError, SnapshotTooNew
-from ._mailbox import CALL, CAST, SYSTEM
+from ._mailbox import CALL, CAST, SYSTEM, Envelope
 from ._owned import end_all
 from ._persistent import (
     Durability,
@@ -217,6 +217,42 @@ async def _loop(cell: LocalCell, reply: Replier, persist: Persistence) -> None:
     strict = type(mode) is Strict
     every = mode.messages if isinstance(mode, Periodic) else None
     send = persist.hold if strict else reply
+
+    async def handle(envelope: Envelope) -> bool:
+        """One message, and the commit it calls for; True when the actor stops."""
+        kind, payload, caller, receipt = envelope
+        if receipt is not None:
+            receipt.release()
+        if kind == SYSTEM and payload is _FLUSH:
+            await persist.commit(actor)
+            persist.release(reply)
+            return False
+        persist.in_handler = True
+        try:
+            stop = await _handle(actor, kind, payload, caller, send)
+        finally:
+            persist.in_handler = False
+        persist.count += 1
+        if strict or (every is not None and persist.count >= every):
+            await persist.commit(actor)
+            persist.release(reply)
+        if stop is None:
+            return False
+        cell.stop_reason = stop
+        return True
+
+    if not (isinstance(mode, Periodic) and mode.seconds is not None):
+        # No commit ever falls due while idle: one scope for the whole loop, which a stop
+        # request cancels only while the actor waits for a message (cell.loop is None
+        # while it handles one, so that the message ends, and its commit, first).
+        with trio.CancelScope() as scope:
+            while cell.stop_reason is None:
+                cell.loop = scope
+                envelope = await get()
+                cell.loop = None
+                if await handle(envelope):
+                    return
+        return
     while cell.stop_reason is None:
         with trio.CancelScope(deadline=persist.due) as scope:
             cell.loop = scope
@@ -227,24 +263,7 @@ async def _loop(cell: LocalCell, reply: Replier, persist: Persistence) -> None:
                 return
             await persist.commit(actor)  # a periodic commit came due while idle
             continue
-        kind, payload, caller, receipt = envelope
-        if receipt is not None:
-            receipt.release()
-        if kind == SYSTEM and payload is _FLUSH:
-            await persist.commit(actor)
-            persist.release(reply)
-            continue
-        persist.in_handler = True
-        try:
-            stop = await _handle(actor, kind, payload, caller, send)
-        finally:
-            persist.in_handler = False
-        persist.count += 1
-        if strict or (every is not None and persist.count >= every):
-            await persist.commit(actor)
-            persist.release(reply)
-        if stop is not None:
-            cell.stop_reason = stop
+        if await handle(envelope):
             return
 
 
