@@ -28,8 +28,8 @@ import trio
 from actors import Runtime, is_abnormal, open_runtime
 from spawn import Reaper, open_reaper, record_programs, stop_survivors
 
-from ._control import serve_control
-from ._exceptions import StartFailed, TreeExited
+from ._control import check_socket_path, serve_control
+from ._exceptions import SocketPathTooLong, StartFailed, TreeExited
 from ._handles import SupervisorHandle
 from ._listener import listener_address, listener_paths
 from ._logs import ReopenableFile
@@ -39,6 +39,7 @@ from ._paths import control_socket_path
 from ._server import ESCALATED
 from ._spec import Supervisor
 from ._store import StateStore
+from ._store_errors import StoreInUse, UnsafeStoreDirectory
 from ._store_sqlite import open_sqlite_store
 from ._tree import open_tree
 
@@ -46,7 +47,7 @@ logger = logging.getLogger("supervisor")
 
 EXIT_OK: Final = 0
 EXIT_GAVE_UP: Final = 1
-EXIT_USAGE: Final = 2
+EXIT_USAGE: Final = 2  #: bad input, or a state directory the daemon cannot use
 #: After a second SIGINT or SIGTERM (128 + the signal, as a shell reports it).
 EXIT_KILLED: Final = {signal.SIGINT: 130, signal.SIGTERM: 143}
 #: How long orphaned descendants get between SIGTERM and SIGKILL at the end.
@@ -75,6 +76,7 @@ class Daemon:
     _reaper: Reaper | None = None
     _stopping: bool = False
     _escalated: trio.Event = field(default_factory=trio.Event)
+    _stop_asked: trio.Event = field(default_factory=trio.Event)
 
     async def run(self) -> int:
         """Run until stopped; the exit code."""
@@ -85,6 +87,7 @@ class Daemon:
             with trio.open_signal_receiver(*signals) as received:
                 async with trio.open_nursery() as services:
                     services.start_soon(self._watch, received)
+                    services.start_soon(self._keep_extending)
                     try:
                         await self._serve()
                     finally:
@@ -94,7 +97,13 @@ class Daemon:
         return self.exit_code
 
     async def _serve(self) -> None:
-        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            check_socket_path(control_socket_path(self.state_dir))
+        except (OSError, SocketPathTooLong) as exc:
+            logger.error("%s: the state directory cannot serve: %s", self.name, exc)
+            self._set_exit(EXIT_USAGE)
+            return
         programs = self.state_dir / PROGRAMS_FILE
         stopped = await trio.to_thread.run_sync(stop_survivors, programs)
         if stopped:
@@ -127,6 +136,9 @@ class Daemon:
         except StartFailed as exc:
             logger.error("%s: the tree failed to start: %s", self.name, exc)
             self._set_exit(EXIT_GAVE_UP)
+        except (StoreInUse, UnsafeStoreDirectory) as exc:  # before anything started
+            logger.error("%s: cannot open the state store: %s", self.name, exc)
+            self._set_exit(EXIT_USAGE)
         logger.info("%s: stopped", self.name, extra={"event": "daemon stopped"})
 
     async def _operate(self, root: SupervisorHandle, store: StateStore) -> None:
@@ -146,6 +158,7 @@ class Daemon:
         if self._stopping:
             return
         self._stopping = True
+        self._stop_asked.set()
         logger.info("%s: %s, stopping in order", self.name, why)
         self.notifier.stopping(2 * EXTEND_EVERY)
         self._body.cancel()
@@ -180,7 +193,6 @@ class Daemon:
                     self._reopen_log()
                 elif not self._stopping:
                     self.stop(name)
-                    nursery.start_soon(self._keep_extending)
                 elif not self._escalated.is_set():
                     self._escalated.set()
                     self.exit_code = EXIT_KILLED[signal.Signals(signum)]
@@ -192,6 +204,7 @@ class Daemon:
                         nursery.start_soon(partial(runtime.aclose, kill=True))
 
     async def _keep_extending(self) -> None:
+        await self._stop_asked.wait()
         while True:
             await trio.sleep(EXTEND_EVERY)
             self.notifier.extend(2 * EXTEND_EVERY)

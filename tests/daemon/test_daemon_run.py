@@ -125,6 +125,20 @@ def test_exit_0_when_the_root_stops_by_auto_shutdown(tmp_path: Path) -> None:
     assert any("root supervisor stopped" in m for m in daemon.messages()), daemon.text()
 
 
+def test_a_second_daemon_on_the_same_state_exits_2(tmp_path: Path) -> None:
+    with running("tests.daemon.trees:quiet", tmp_path) as first:
+        first.ready()
+        with running("tests.daemon.trees:quiet", tmp_path) as second:
+            assert second.wait() == 2, second.text()
+        assert any("cannot open the state store" in m for m in second.messages())
+        first.send(signal.SIGTERM)
+        assert first.wait() == 0
+    deep = tmp_path / ("d" * 100)
+    with running("tests.daemon.trees:quiet", deep) as far:
+        assert far.wait() == 2, far.text()
+    assert any("107" in m for m in far.messages()), far.text()
+
+
 def test_exit_1_when_the_root_gives_up(tmp_path: Path) -> None:
     with running("tests.daemon.trees:gives_up", tmp_path) as daemon:
         assert daemon.wait() == 1, daemon.text()
