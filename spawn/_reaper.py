@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import os
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Final
@@ -50,6 +52,9 @@ PR_SET_CHILD_SUBREAPER: Final = 36
 PR_GET_CHILD_SUBREAPER: Final = 37
 #: How often the reaper scans when no SIGCHLD arrives (libuv, under uvloop, may take SIGCHLD).
 SCAN_INTERVAL: Final = 1.0
+#: How long an exited child that nothing owns stays a zombie before the reaper takes it:
+#: one started by ``subprocess`` or ``trio.run_process`` here is reaped by its own waiter.
+ZOMBIE_GRACE: Final = 0.5
 _POLL_MIN: Final = 0.005
 _POLL_MAX: Final = 0.05
 
@@ -115,22 +120,39 @@ class Reaper:
     orphans at once (after a second SIGINT, say).
     """
 
-    def __init__(self, stop_budget: float) -> None:
+    def __init__(self, stop_budget: float, grace: float = ZOMBIE_GRACE) -> None:
         self.adopted = 0
         self.stopped = 0
         self.stop_budget = stop_budget
+        self.grace = grace
+        self._zombies: dict[int, float] = {}  # unowned zombie -> when it was first seen
+
+    def _due(self, children: dict[int, str], now: float) -> list[int]:
+        """The zombies that waited ``grace`` seconds (remembering the ones that came)."""
+        zombies = self._zombies
+        seen = {pid: zombies.get(pid, now) for pid, state in children.items() if state == "Z"}
+        self._zombies = seen
+        return [pid for pid, since in seen.items() if now - since >= self.grace]
+
+    def _next_due(self, now: float) -> float:
+        """Seconds until the first remembered zombie is due (inf if none)."""
+        if not self._zombies:
+            return math.inf
+        return max(0.0, min(self._zombies.values()) + self.grace - now)
 
     def __repr__(self) -> str:
         return f"<Reaper adopted={self.adopted} stopped={self.stopped}>"
 
-    def reap(self) -> int:
-        """Reap every exited child of this process that nothing owns; return how many.
+    def reap(self, *, at_once: bool = False) -> int:
+        """Reap the exited children of this process that nothing owns and that stayed
+        zombies for ``grace`` seconds (``at_once``: all of them); return how many.
 
         Never blocks. Also drops owned pids that were reaped behind their handle's back.
         """
         children = child_states()
         prune_owned(children)
-        reaped = reap_unowned(children)
+        due = list(children) if at_once else self._due(children, time.monotonic())
+        reaped = reap_unowned(due)
         for pid, code in reaped:
             logger.debug("reaped adopted orphan %d (exit status %d)", pid, code)
         self.adopted += len(reaped)
@@ -142,12 +164,12 @@ class Reaper:
             with trio.open_signal_receiver(signal.SIGCHLD) as signals:
                 while True:
                     self.reap()
-                    with trio.move_on_after(interval):
+                    with trio.move_on_after(min(interval, self._next_due(time.monotonic()))):
                         await anext(signals)
         else:
             while True:  # trio takes signals only in the main thread: scan alone
                 self.reap()
-                await trio.sleep(interval)
+                await trio.sleep(min(interval, self._next_due(time.monotonic())))
 
     async def _stop_orphans(self) -> None:
         """SIGTERM the orphans still alive, SIGKILL those left after the budget, reap them all.
@@ -163,7 +185,7 @@ class Reaper:
         killed: set[int] = set()
         delay = _POLL_MIN
         while True:
-            self.reap()
+            self.reap(at_once=True)  # the tree has stopped: no waiter of ours is left
             alive = unowned(child_states())
             now = trio.current_time()
             if not alive or now >= give_up_at:
@@ -196,7 +218,7 @@ def _signal(pid: int, sig: int) -> None:
 
 @asynccontextmanager
 async def open_reaper(
-    *, stop_budget: float = 5.0, interval: float = SCAN_INTERVAL
+    *, stop_budget: float = 5.0, interval: float = SCAN_INTERVAL, grace: float = ZOMBIE_GRACE
 ) -> AsyncIterator[Reaper]:
     """Be an init for the block: a child subreaper that reaps adopted orphans as they exit.
 
@@ -209,20 +231,26 @@ async def open_reaper(
     owned children (your tree) inside the block, so that their orphans are
     stopped too.
 
-    Children started otherwise (``subprocess``, ``os.fork``) are not owned: the
-    reaper may take their exit status. Start them through :mod:`spawn`.
+    An exited child that nothing owns is reaped once it has stayed a zombie for
+    ``grace`` seconds: a child that code here started otherwise (``subprocess``,
+    ``trio.run_process``) and waits for is reaped by its own waiter first. One whose
+    waiter comes later than that loses its status (``subprocess`` then reports 0):
+    start such children through :mod:`spawn`, which owns them.
     Raises :class:`OSError` if the kernel refuses the subreaper setting or
     ``/proc`` is missing or of another PID namespace.
 
     Cancellation: the stop at exit runs shielded, bounded by ``stop_budget`` plus
     :data:`~spawn._process.KILL_REAP_TIMEOUT`. See the module's example.
     """
-    if not stop_budget >= 0 or not interval > 0:
-        raise ValueError(f"stop_budget must be >= 0 and interval > 0: {stop_budget}, {interval}")
+    if not stop_budget >= 0 or not interval > 0 or not grace >= 0:
+        raise ValueError(
+            f"stop_budget and grace must be >= 0 and interval > 0: {stop_budget}, {grace},"
+            f" {interval}"
+        )
     _check_proc()
     was_subreaper = is_subreaper()
     become_subreaper()
-    reaper = Reaper(stop_budget)
+    reaper = Reaper(stop_budget, grace)
     caught: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:

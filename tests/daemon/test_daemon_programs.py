@@ -125,3 +125,13 @@ def test_noisy_programs_leave_the_daemon_responsive(tmp_path: Path) -> None:
         daemon.send(signal.SIGTERM)
         assert daemon.wait() == 0, daemon.text()[-3000:]
     assert read_report(report).alive_adopted == []
+
+
+def test_a_subprocess_of_an_actor_keeps_its_status_under_the_reaper(tmp_path: Path) -> None:
+    """The reaper leaves an unowned zombie alone for a grace: trio.run_process reaps its own."""
+    out = tmp_path / "codes.json"
+    with running("tests.daemon.trees:runs_commands", tmp_path, "--set", f"out={out}") as daemon:
+        daemon.ready()
+        assert json.loads(out.read_text()) == [7] * 5
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait() == 0, daemon.text()

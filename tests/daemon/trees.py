@@ -249,3 +249,18 @@ def noisy(port: int = 0) -> Supervisor:
             program("fast", ["yes", "fast"]),
         ]
     )
+
+
+class RunsCommands(Actor):
+    """Runs ``sh -c 'exit 7'`` a few times with trio.run_process; writes the statuses it saw."""
+
+    async def init(self, out: str) -> None:
+        codes = []
+        for _ in range(5):
+            done = await trio.run_process(["sh", "-c", "exit 7"], check=False)
+            codes.append(done.returncode)
+        await trio.Path(out).write_text(json.dumps(codes))
+
+
+def runs_commands(out: Path) -> Supervisor:
+    return Supervisor(children=[ChildSpec("commands", RunsCommands, args=(str(out),))])
