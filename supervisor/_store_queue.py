@@ -32,7 +32,8 @@ class _Ticket:
 
     def __init__(self, write: Write) -> None:
         self.write = write
-        self.signal = trio.Event()  # set when it leads or when its transaction ended
+        # Made when it queues behind a leader; set when it leads or its transaction ended.
+        self.signal: trio.Event | None = None
         self.lead = False
         self.taken = False
         self.done = False
@@ -41,7 +42,8 @@ class _Ticket:
 
     def finish(self, outcome: Outcome, error: BaseException | None) -> None:
         self.outcome, self.error, self.done = outcome, error, True
-        self.signal.set()
+        if self.signal is not None:
+            self.signal.set()
 
     def result(self) -> bool | None:
         if self.error is not None:
@@ -54,13 +56,15 @@ class _Ticket:
 class CommitQueue:
     """The writes of one store, committed in groups by ``commit`` (see the module docstring)."""
 
-    def __init__(self, commit: Commit, what: str) -> None:
+    def __init__(self, commit: Commit, what: str, *, shields_itself: bool = False) -> None:
         self._commit = commit
         self._what = what
+        # A commit that is not cancellable by itself (it returns its outcome, and
+        # trio.Cancelled comes at the caller's next checkpoint) needs no shield here.
+        self._shield = not shields_itself
         self._pending: list[_Ticket] = []
         self._leading = False
-        self._idle = trio.Event()
-        self._idle.set()
+        self._idle: trio.Event | None = None  # made by wait_idle while a write is queued
         self._closed = False
         self._transactions = 0
         self._writes = 0
@@ -81,7 +85,6 @@ class CommitQueue:
         self._pending.append(ticket)
         if not self._leading:
             self._leading = True
-            self._idle = trio.Event()
             ticket.lead = True
         else:
             await self._wait(ticket)
@@ -92,11 +95,17 @@ class CommitQueue:
     async def wait_idle(self) -> None:
         """Refuse new writes, then wait until every queued one has ended."""
         self._closed = True
+        if not self._leading:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._idle is None:
+            self._idle = trio.Event()
         await self._idle.wait()
 
     async def _wait(self, ticket: _Ticket) -> None:
+        ticket.signal = signal = trio.Event()
         try:
-            await ticket.signal.wait()
+            await signal.wait()
         except trio.Cancelled:
             if not ticket.taken:
                 self._pending.remove(ticket)
@@ -104,11 +113,14 @@ class CommitQueue:
                     self._hand_over()
                 raise
             with trio.CancelScope(shield=True):  # bounded by its transaction: see module doc
-                await ticket.signal.wait()
+                await signal.wait()
 
     async def _lead(self) -> None:
         try:
-            with trio.CancelScope(shield=True):  # a thread call: bounded, not cancellable
+            if self._shield:
+                with trio.CancelScope(shield=True):  # a thread call: bounded, not cancellable
+                    await self._commit_pending()
+            else:
                 await self._commit_pending()
         finally:
             self._hand_over()
@@ -146,10 +158,13 @@ class CommitQueue:
         if self._pending:
             successor = self._pending[0]
             successor.lead = True
+            assert successor.signal is not None  # it queued behind a leader
             successor.signal.set()
         else:
             self._leading = False
-            self._idle.set()
+            if self._idle is not None:
+                self._idle.set()
+                self._idle = None
 
 
 def _copy(error: BaseException) -> BaseException:
@@ -164,8 +179,8 @@ def _copy(error: BaseException) -> BaseException:
 class GroupCommitted:
     """The writes of a store class, group-committed through its ``commit`` method."""
 
-    def __init__(self, commit: Commit, what: str) -> None:
-        self._queue = CommitQueue(commit, what)
+    def __init__(self, commit: Commit, what: str, *, shields_itself: bool = False) -> None:
+        self._queue = CommitQueue(commit, what, shields_itself=shields_itself)
 
     def statistics(self) -> StoreStatistics:
         """What has been committed so far."""

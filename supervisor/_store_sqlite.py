@@ -38,7 +38,8 @@ class SqliteStore(GroupCommitted):
         self._busy_timeout = busy_timeout
         self._runner = thread
         self._closed = False
-        super().__init__(self._commit, f"store {database.path}")
+        # Its commit is a call on its thread, not cancellable (see _store_thread).
+        super().__init__(self._commit, f"store {database.path}", shields_itself=True)
 
     @property
     def path(self) -> str:
