@@ -8,7 +8,8 @@ reached some other way need only provide the same few methods.
 from __future__ import annotations
 
 import socket
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 import trio
 
@@ -45,8 +46,14 @@ class NodeLink:
     behind it, so order holds and a slow peer never blocks the poster.
     """
 
+    #: The frames that arrived, decoded (the channel's own method: no frame of ours
+    #: between the reader and the socket). In batches and without spinning: the
+    #: tasks a frame wakes run in this event loop, as soon as the reader waits.
+    receive_batch: Callable[[], Coroutine[Any, Any, list[object]]]
+
     def __init__(self, channel: Channel, node: str) -> None:
         self.channel = channel
+        self.receive_batch = channel.receive_batch
         self.node = node
         self.closed = False
         self._socket: socket.socket | None = getattr(channel.stream, "socket", None)
@@ -77,14 +84,13 @@ class NodeLink:
             return
         if len(data) > self._limit:
             raise ProtocolError(f"frame of {len(data):,} bytes is over the limit")
-        self._out.append(len(data).to_bytes(FRAME_HEADER, "big") + data)
-        if now and not self._writing and self._socket is not None:
-            self._write_now(self._socket)
-        else:
-            self._wake.set()
-
-    def _write_now(self, sock: socket.socket) -> None:
         out = self._out
+        out.append(len(data).to_bytes(FRAME_HEADER, "big") + data)
+        sock = self._socket
+        if not now or self._writing or sock is None:
+            self._wake.set()
+            return
+        # Write it (and what queued before it) at once, inline: this is every call's path.
         data = out[0] if len(out) == 1 else b"".join(out)
         self._out = []
         try:
@@ -97,11 +103,6 @@ class NodeLink:
         if sent < len(data):
             self._out.append(data[sent:])
             self._wake.set()
-
-    async def receive_batch(self) -> list[object]:
-        # In batches and without spinning: the tasks a frame wakes run in this
-        # event loop, as soon as the reader waits.
-        return await self.channel.receive_batch()
 
     async def write_loop(self) -> None:
         try:

@@ -184,16 +184,23 @@ class ProxyMailbox(Mailbox):
         return 0
 
     def _send(self, envelope: Envelope) -> None:
-        kind, _, caller, _ = envelope
-        wire = self._wire
-        if kind == CALL:
+        kind, payload, caller, _ = envelope
+        if kind == CALL:  # every call's path: the helpers inline
             assert isinstance(caller, OutboundCaller)
-            data = self._encode(envelope)  # an EncodeError leaves nothing behind
-            call_id = wire.register_call(caller)
-            self._link.post(self._head(frames.CALL, 2) + frames.uint(call_id) + data)
+            try:
+                data = self._wire.encode(payload)  # an EncodeError leaves nothing behind
+            except EncodeError as exc:
+                raise exc.naming(f"{_WHAT[CALL]} {self._ref}") from exc
+            call_id = self._wire.register_call(caller)
+            head = self._heads.get(frames.CALL) or self._head(frames.CALL, 2)
+            if call_id < 0x100000000:  # frames.uint, inline
+                self._link.post(head + b"\xce" + call_id.to_bytes(4, "big") + data)
+            else:
+                self._link.post(head + frames.uint(call_id) + data)
             return
-        data = self._head(_KINDS[kind], 1) + self._encode(envelope)
-        self._link.post(data, now=False)
+        kind = _KINDS[kind]
+        head = self._heads.get(kind) or self._head(kind, 1)
+        self._link.post(head + self._encode(envelope), now=False)
 
     def _head(self, kind: int, extra: int) -> bytes:
         """The encoded [kind, node, here, target] that starts every frame to the actor."""
@@ -261,7 +268,11 @@ class RemoteCaller(Caller):
                 actor = getattr(self._cell, "actor", None)
                 raise exc.naming(f"the reply of {type(actor).__qualname__}.handle_call") from exc
             self._settle()
-            self.link.post(self.head + frames.uint(self.call_id) + data)
+            call_id = self.call_id
+            if call_id < 0x100000000:  # frames.uint, inline: every call's path
+                self.link.post(self.head + b"\xce" + call_id.to_bytes(4, "big") + data)
+            else:
+                self.link.post(self.head + frames.uint(call_id) + data)
             return
         self._settle()
         assert isinstance(result, outcome.Error)
