@@ -60,6 +60,7 @@ class NodeLink:
         self._limit = channel.max_frame
         self._out: list[bytes] = []  # whole frames (or the rest of one), in order
         self._wake = trio.Event()
+        self._woken = False  # whether ``_wake`` was set (saves a call per cast)
         self._writing = False
         self._finishing = False
 
@@ -88,7 +89,9 @@ class NodeLink:
         out.append(len(data).to_bytes(FRAME_HEADER, "big") + data)
         sock = self._socket
         if not now or self._writing or sock is None:
-            self._wake.set()
+            if not self._woken:
+                self._woken = True
+                self._wake.set()
             return
         # Write it (and what queued before it) at once, inline: this is every call's path.
         data = out[0] if len(out) == 1 else b"".join(out)
@@ -111,7 +114,7 @@ class NodeLink:
                     if self._finishing:
                         await self.channel.send_eof()
                         return
-                    self._wake = trio.Event()
+                    self._wake, self._woken = trio.Event(), False
                     await self._wake.wait()
                     continue
                 batch, self._out = b"".join(self._out), []

@@ -185,12 +185,12 @@ class ProxyMailbox(Mailbox):
 
     def _send(self, envelope: Envelope) -> None:
         kind, payload, caller, _ = envelope
-        if kind == CALL:  # every call's path: the helpers inline
+        try:  # self._encode, inline: every message's path
+            data = self._wire.encode(payload)  # an EncodeError leaves nothing behind
+        except EncodeError as exc:
+            raise exc.naming(f"{_WHAT[kind]} {self._ref}") from exc
+        if kind == CALL:
             assert isinstance(caller, OutboundCaller)
-            try:
-                data = self._wire.encode(payload)  # an EncodeError leaves nothing behind
-            except EncodeError as exc:
-                raise exc.naming(f"{_WHAT[CALL]} {self._ref}") from exc
             call_id = self._wire.register_call(caller)
             head = self._heads.get(frames.CALL) or self._head(frames.CALL, 2)
             if call_id < 0x100000000:  # frames.uint, inline
@@ -200,7 +200,7 @@ class ProxyMailbox(Mailbox):
             return
         kind = _KINDS[kind]
         head = self._heads.get(kind) or self._head(kind, 1)
-        self._link.post(head + self._encode(envelope), now=False)
+        self._link.post(head + data, now=False)
 
     def _head(self, kind: int, extra: int) -> bytes:
         """The encoded [kind, node, here, target] that starts every frame to the actor."""

@@ -223,6 +223,7 @@ class Router:
 
     async def serve(self, link: Transport) -> None:
         """Read frames from ``link`` until it ends; then its node is down."""
+        handlers, node = self._handlers, self.node
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(link.write_loop)
@@ -231,7 +232,13 @@ class Router:
                         for frame in await link.receive_batch():
                             if type(frame) is not list or len(frame) < frames.ROUTING:
                                 raise ProtocolError(f"malformed frame: {frame!r:.100}")
-                            self.receive(frame)
+                            # self.receive(frame), inline: every frame's path
+                            kind, destination = frame[0], frame[1]
+                            handler = handlers.get(kind) if destination == node else None
+                            if handler is not None:
+                                handler(self, frame[2], frame)
+                            else:
+                                self.receive(frame)
                 except (trio.EndOfChannel, trio.BrokenResourceError, trio.ClosedResourceError):
                     pass
                 except Exception:
