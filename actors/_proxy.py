@@ -78,7 +78,10 @@ class ProxyCell(Cell):
         self.started = True
 
     def new_caller(self) -> Caller:
-        return OutboundCaller(self, self.wire)
+        caller = OutboundCaller(self)  # Caller.__init__ only: one frame less per call
+        caller.wire = self.wire
+        caller.call_id = None  # once sent
+        return caller
 
     def signal_exit(self, sender: ActorRef, reason: ExitReason) -> None:
         ref = self.ref
@@ -216,11 +219,8 @@ class OutboundCaller(Caller):
     """A call from here to an actor on another node, answered by a REPLY frame."""
 
     __slots__ = ("call_id", "wire")
-
-    def __init__(self, cell: Cell, wire: Wire) -> None:
-        super().__init__(cell)
-        self.wire = wire
-        self.call_id: int | None = None  # once sent
+    wire: Wire  # both set by ProxyCell.new_caller, its one maker
+    call_id: int | None  # once sent
 
     @property
     def target(self) -> ActorRef:

@@ -239,10 +239,11 @@ class Codec:
             raise _Reject(f"nesting deeper than the limit of {self.limits.depth}")
         if cls is list or cls is tuple:
             items: list[Any] | tuple[Any, ...] = value  # type: ignore[assignment]
-            self._check_size(len(items))
+            if len(items) > self.limits.container:
+                self._check_size(len(items))  # raises
             out = self._prepare_items(items, depth + 1)
             if cls is tuple:
-                return _msgpack.ExtType(TUPLE_CODE, _msgpack.packb(out))
+                return _msgpack.ext((TUPLE_CODE, _msgpack.packb(out)))
             return out
         if cls is dict:
             return self._prepare_map(value, depth + 1)  # type: ignore[arg-type]
