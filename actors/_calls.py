@@ -108,7 +108,8 @@ async def call(
         # An exiting actor handles nothing more: for a call it is already gone.
         await trio.lowlevel.checkpoint()
         raise NoSuchActor(f"{address} is not alive")
-    if cell.task is trio.lowlevel.current_task():
+    task = trio.lowlevel.current_task()
+    if cell.task is task:
         raise CallToSelf(f"{cell.ref} called itself")
     caller = cell.new_caller()
     cell.pending.add(caller)
@@ -143,7 +144,7 @@ async def call(
                 result = caller._result
                 if result is not None:
                     return result.unwrap()
-        caller._task = trio.lowlevel.current_task()
+        caller._task = task
         return await trio.lowlevel.wait_task_rescheduled(caller._abort)
     finally:
         if not caller._done:

@@ -8,7 +8,8 @@ reached some other way need only provide the same few methods.
 from __future__ import annotations
 
 import socket
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 import trio
 
@@ -45,14 +46,21 @@ class NodeLink:
     behind it, so order holds and a slow peer never blocks the poster.
     """
 
+    #: The frames that arrived, decoded (the channel's own method: no frame of ours
+    #: between the reader and the socket). In batches and without spinning: the
+    #: tasks a frame wakes run in this event loop, as soon as the reader waits.
+    receive_batch: Callable[[], Coroutine[Any, Any, list[object]]]
+
     def __init__(self, channel: Channel, node: str) -> None:
         self.channel = channel
+        self.receive_batch = channel.receive_batch
         self.node = node
         self.closed = False
         self._socket: socket.socket | None = getattr(channel.stream, "socket", None)
         self._limit = channel.max_frame
         self._out: list[bytes] = []  # whole frames (or the rest of one), in order
         self._wake = trio.Event()
+        self._woken = False  # whether ``_wake`` was set (saves a call per cast)
         self._writing = False
         self._finishing = False
 
@@ -77,14 +85,15 @@ class NodeLink:
             return
         if len(data) > self._limit:
             raise ProtocolError(f"frame of {len(data):,} bytes is over the limit")
-        self._out.append(len(data).to_bytes(FRAME_HEADER, "big") + data)
-        if now and not self._writing and self._socket is not None:
-            self._write_now(self._socket)
-        else:
-            self._wake.set()
-
-    def _write_now(self, sock: socket.socket) -> None:
         out = self._out
+        out.append(len(data).to_bytes(FRAME_HEADER, "big") + data)
+        sock = self._socket
+        if not now or self._writing or sock is None:
+            if not self._woken:
+                self._woken = True
+                self._wake.set()
+            return
+        # Write it (and what queued before it) at once, inline: this is every call's path.
         data = out[0] if len(out) == 1 else b"".join(out)
         self._out = []
         try:
@@ -98,11 +107,6 @@ class NodeLink:
             self._out.append(data[sent:])
             self._wake.set()
 
-    async def receive_batch(self) -> list[object]:
-        # In batches and without spinning: the tasks a frame wakes run in this
-        # event loop, as soon as the reader waits.
-        return await self.channel.receive_batch()
-
     async def write_loop(self) -> None:
         try:
             while not self.closed:
@@ -110,7 +114,7 @@ class NodeLink:
                     if self._finishing:
                         await self.channel.send_eof()
                         return
-                    self._wake = trio.Event()
+                    self._wake, self._woken = trio.Event(), False
                     await self._wake.wait()
                     continue
                 batch, self._out = b"".join(self._out), []

@@ -78,7 +78,10 @@ class ProxyCell(Cell):
         self.started = True
 
     def new_caller(self) -> Caller:
-        return OutboundCaller(self, self.wire)
+        caller = OutboundCaller(self)  # Caller.__init__ only: one frame less per call
+        caller.wire = self.wire
+        caller.call_id = None  # once sent
+        return caller
 
     def signal_exit(self, sender: ActorRef, reason: ExitReason) -> None:
         ref = self.ref
@@ -184,16 +187,23 @@ class ProxyMailbox(Mailbox):
         return 0
 
     def _send(self, envelope: Envelope) -> None:
-        kind, _, caller, _ = envelope
-        wire = self._wire
+        kind, payload, caller, _ = envelope
+        try:  # self._encode, inline: every message's path
+            data = self._wire.encode(payload)  # an EncodeError leaves nothing behind
+        except EncodeError as exc:
+            raise exc.naming(f"{_WHAT[kind]} {self._ref}") from exc
         if kind == CALL:
             assert isinstance(caller, OutboundCaller)
-            data = self._encode(envelope)  # an EncodeError leaves nothing behind
-            call_id = wire.register_call(caller)
-            self._link.post(self._head(frames.CALL, 2) + frames.uint(call_id) + data)
+            call_id = self._wire.register_call(caller)
+            head = self._heads.get(frames.CALL) or self._head(frames.CALL, 2)
+            if call_id < 0x100000000:  # frames.uint, inline
+                self._link.post(head + b"\xce" + call_id.to_bytes(4, "big") + data)
+            else:
+                self._link.post(head + frames.uint(call_id) + data)
             return
-        data = self._head(_KINDS[kind], 1) + self._encode(envelope)
-        self._link.post(data, now=False)
+        kind = _KINDS[kind]
+        head = self._heads.get(kind) or self._head(kind, 1)
+        self._link.post(head + data, now=False)
 
     def _head(self, kind: int, extra: int) -> bytes:
         """The encoded [kind, node, here, target] that starts every frame to the actor."""
@@ -209,11 +219,8 @@ class OutboundCaller(Caller):
     """A call from here to an actor on another node, answered by a REPLY frame."""
 
     __slots__ = ("call_id", "wire")
-
-    def __init__(self, cell: Cell, wire: Wire) -> None:
-        super().__init__(cell)
-        self.wire = wire
-        self.call_id: int | None = None  # once sent
+    wire: Wire  # both set by ProxyCell.new_caller, its one maker
+    call_id: int | None  # once sent
 
     @property
     def target(self) -> ActorRef:
@@ -261,7 +268,11 @@ class RemoteCaller(Caller):
                 actor = getattr(self._cell, "actor", None)
                 raise exc.naming(f"the reply of {type(actor).__qualname__}.handle_call") from exc
             self._settle()
-            self.link.post(self.head + frames.uint(self.call_id) + data)
+            call_id = self.call_id
+            if call_id < 0x100000000:  # frames.uint, inline: every call's path
+                self.link.post(self.head + b"\xce" + call_id.to_bytes(4, "big") + data)
+            else:
+                self.link.post(self.head + frames.uint(call_id) + data)
             return
         self._settle()
         assert isinstance(result, outcome.Error)

@@ -46,6 +46,9 @@ FrameHook = Callable[[str, frames.Frame], None]
 class Router:
     """Everything one runtime knows of other nodes: links, proxies, calls in flight."""
 
+    #: The codec's own encode (a bound method: no frame of ours on every message's path).
+    encode: Callable[[object], bytes]
+
     def __init__(
         self,
         kernel: Kernel,
@@ -62,6 +65,7 @@ class Router:
         self.hub = hub  # the root: it relays frames between workers
         self._kernel = kernel
         self._codec = codec
+        self.encode = codec.encode
         self._links: dict[str, Transport] = {}
         self._default: Transport | None = None  # a worker's link to the hub
         self._released: set[str] = set()  # nodes whose work is done: their actors are gone
@@ -116,9 +120,6 @@ class Router:
         link = self._route(node)
         if link is not None:
             link.post(data, now=now)
-
-    def encode(self, value: object) -> bytes:
-        return self._codec.encode(value)
 
     def register_call(self, caller: OutboundCaller) -> int:
         """The wire id of a call about to be sent; its REPLY answers ``caller``."""
@@ -222,6 +223,7 @@ class Router:
 
     async def serve(self, link: Transport) -> None:
         """Read frames from ``link`` until it ends; then its node is down."""
+        handlers, node = self._handlers, self.node
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(link.write_loop)
@@ -230,7 +232,13 @@ class Router:
                         for frame in await link.receive_batch():
                             if type(frame) is not list or len(frame) < frames.ROUTING:
                                 raise ProtocolError(f"malformed frame: {frame!r:.100}")
-                            self.receive(frame)
+                            # self.receive(frame), inline: every frame's path
+                            kind, destination = frame[0], frame[1]
+                            handler = handlers.get(kind) if destination == node else None
+                            if handler is not None:
+                                handler(self, frame[2], frame)
+                            else:
+                                self.receive(frame)
                 except (trio.EndOfChannel, trio.BrokenResourceError, trio.ClosedResourceError):
                     pass
                 except Exception:
@@ -275,7 +283,9 @@ class Router:
             self.post(frames.exit_signal(source, destination, from_ref.id, gone, NOPROC))
 
     def _on_call(self, source: str, frame: frames.Frame) -> None:
-        target, call_id, request = frames.read_call(frame)
+        if len(frame) != 6:  # frames.read_call, inline: every call's path
+            frames.read_call(frame)  # raises the ProtocolError
+        target, call_id, request = frame[3], frame[4], frame[5]
         cell = self._kernel.local(target)
         if cell is None or not cell.taking_calls():  # gone, or handling nothing more
             self.post(frames.reply_error(source, self.node, call_id, None))
@@ -283,9 +293,11 @@ class Router:
         link = self._route(source)
         if link is None:
             return  # the caller's node is gone: nobody waits for the answer
-        caller = RemoteCaller(cell, self, source, call_id, link, self._reply_head(source))
+        head = self._reply_heads.get(source) or self._reply_head(source)
+        caller = RemoteCaller(cell, self, source, call_id, link, head)
         cell.pending.add(caller)
-        cell.mailbox.put_forced((CALL, request, caller, self._credit_slot(source, cell)))
+        slot = self._credit_slots.get((source, target)) or self._credit_slot(source, cell)
+        cell.mailbox.put_forced((CALL, request, caller, slot))
 
     def _reply_head(self, source: str) -> bytes:
         head = self._reply_heads.get(source)
@@ -295,10 +307,12 @@ class Router:
         return head
 
     def _on_reply(self, source: str, frame: frames.Frame) -> None:
-        call_id, value = frames.read_reply(frame)
-        caller = self._calls.pop(call_id, None)
+        if len(frame) != 5:  # frames.read_reply, inline: every call's path
+            frames.read_reply(frame)  # raises the ProtocolError
+        caller = self._calls.pop(frame[3], None)
         if caller is not None:
-            caller.replied(value)
+            caller.call_id = None  # forgotten already
+            caller.replied(frame[4])
 
     def _on_reply_error(self, source: str, frame: frames.Frame) -> None:
         call_id, reason = frames.read_reply(frame)
@@ -319,7 +333,9 @@ class Router:
             caller.failed(reason.exc)
 
     def _on_message(self, source: str, frame: frames.Frame) -> None:
-        target, payload = frames.read_message(frame)
+        if len(frame) != 5:  # frames.read_message, inline: every cast's path
+            frames.read_message(frame)  # raises the ProtocolError
+        target, payload = frame[3], frame[4]
         cell = self._kernel.local(target)
         if cell is None:
             self._kernel.dead_letter()
@@ -329,7 +345,8 @@ class Router:
             cell.mailbox.put_system((SYSTEM, payload, None, None))
         else:
             local_kind = CAST if kind == frames.CAST else INFO
-            cell.mailbox.put_forced((local_kind, payload, None, self._credit_slot(source, cell)))
+            slot = self._credit_slots.get((source, target)) or self._credit_slot(source, cell)
+            cell.mailbox.put_forced((local_kind, payload, None, slot))
 
     def _credit_slot(self, source: str, cell: Cell) -> CreditSlot:
         key = (source, cell.ref.id)

@@ -201,7 +201,9 @@ class Runtime(KernelFacade):
         _calls.reply(caller, value, self._prepare)
 
     async def cast(self, address: ActorRef | NamedRef, message: object) -> None:
-        await self._put(address, (CAST, self._encoded(message), None, None))
+        if self._prepare is not None:  # self._encoded, inline: every cast's path
+            message = self._prepare(message)
+        await self._put(address, (CAST, message, None, None))
 
     def cast_nowait(self, address: ActorRef | NamedRef, message: object) -> None:
         self._put_nowait(address, (CAST, self._encoded(message), None, None))

@@ -12,6 +12,10 @@ again as it timed, in a pass of its own. ``process_cast_throughput``: one-way
 messages per second against ``multiprocessing.Pipe`` and ``multiprocessing.Queue``.
 tractor's rows appear when it imports in its own environment (``_ipc_peers``).
 
+Our rows time a worker's actor once the runtime's spare worker (started with
+the first process actor) is ready: its start-up takes a CPU for a while, and on
+a 2-core machine the first calls and casts would measure that instead.
+
 ``restart``: ``restart_first_call``, from the SIGKILL of a supervised process
 actor to its restarted incarnation's first answered call, with a spare ready;
 against a ``multiprocessing`` spawn process restarted the same way, and against
@@ -103,6 +107,7 @@ def ours_round_trip(n: int, pin: bool) -> float | Sample:
         async with open_runtime() as runtime:
             echo = await runtime.spawn(Echo, placement="process")
             pid = await echo.call("pid")
+            await _spare_ready(runtime)  # its start-up is not the call's cost
             return await async_round_trips(echo.call, n, pid, pin)
 
     return trio.run(main)
@@ -113,6 +118,7 @@ def ours_cast_rate(n: int) -> float:
         async with open_runtime() as runtime:
             echo = await runtime.spawn(Echo, placement="process")
             await echo.call(MESSAGE)
+            await _spare_ready(runtime)  # its start-up is not the casts' cost
             start = time.perf_counter()
             for _ in range(n):
                 await echo.cast(MESSAGE)

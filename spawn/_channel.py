@@ -100,7 +100,8 @@ class SocketStream(trio.abc.HalfCloseableStream):
         spins = self.spin if spin else 0
         until = 0.0
         while True:
-            self._check_open()
+            if self.socket.fileno() == -1:  # _check_open, inline: this is the hot path
+                raise trio.ClosedResourceError("the stream is closed")
             try:
                 if max_bytes is not None and max_bytes > _READ_CHUNK:
                     return self.socket.recv(max_bytes)
@@ -340,13 +341,18 @@ class Channel:
         try:
             if isinstance(self._broken, ProtocolError | DecodeError):
                 raise ProtocolError("the channel broke on an earlier frame") from self._broken
-            messages = self._take_buffered()
+            buffer = self._buffer
+            messages = self._take_buffered() if buffer else []
             while not messages:
                 missing = _READ_CHUNK
-                if len(self._buffer) >= HEADER:
-                    missing = HEADER + int.from_bytes(self._buffer[:HEADER], "big")
-                    missing = max(_READ_CHUNK, missing - len(self._buffer))
-                chunk = await self._receive_some(missing, spin=False)
+                if len(buffer) >= HEADER:
+                    missing = HEADER + int.from_bytes(buffer[:HEADER], "big")
+                    missing = max(_READ_CHUNK, missing - len(buffer))
+                stream = self.stream
+                if not buffer and type(stream) is SocketStream:  # between frames: no deadline
+                    chunk: bytes | bytearray = await stream.receive_some(missing, spin=False)
+                else:
+                    chunk = await self._receive_some(missing, spin=False)
                 if not chunk:
                     if self._buffer:
                         self._broken = ProtocolError(

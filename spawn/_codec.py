@@ -173,6 +173,14 @@ class Codec:
         self.limits = limits if limits is not None else Limits()
         self.registry = registry if registry is not None else ExtRegistry()
         self._hooks = [self._make_hook(level) for level in range(self.limits.depth + 2)]
+        limits = self.limits
+        self._unpack_limits = {
+            "max_str_len": limits.string,
+            "max_bin_len": limits.string,
+            "max_array_len": limits.container,
+            "max_map_len": limits.container,
+            "max_ext_len": limits.frame,
+        }
         # Strings over the limit are caught by the frame check when that is no larger.
         self._check_strings = self.limits.string < self.limits.frame
         # Plain lists leave their ints to msgpack, which raises OverflowError past
@@ -239,10 +247,15 @@ class Codec:
             raise _Reject(f"nesting deeper than the limit of {self.limits.depth}")
         if cls is list or cls is tuple:
             items: list[Any] | tuple[Any, ...] = value  # type: ignore[assignment]
-            self._check_size(len(items))
-            out = self._prepare_items(items, depth + 1)
+            if len(items) > self.limits.container:
+                self._check_size(len(items))  # raises
+            kinds = set(map(type, items))
+            if kinds <= _PLAIN_KINDS and not self._check_strings and not self._exact_ints:
+                out = items if cls is list else list(items)  # self._plain, inline: the usual case
+            else:
+                out = self._prepare_items(items, depth + 1)
             if cls is tuple:
-                return _msgpack.ExtType(TUPLE_CODE, _msgpack.packb(out))
+                return _msgpack.ext((TUPLE_CODE, _msgpack.packb(out)))
             return out
         if cls is dict:
             return self._prepare_map(value, depth + 1)  # type: ignore[arg-type]
@@ -337,17 +350,8 @@ class Codec:
         return self._unpack(data, 0)
 
     def _unpack(self, data: bytes, level: int) -> object:
-        limits = self.limits
         try:
-            return _msgpack.unpackb(
-                data,
-                self._hooks[level],
-                max_str_len=limits.string,
-                max_bin_len=limits.string,
-                max_array_len=limits.container,
-                max_map_len=limits.container,
-                max_ext_len=limits.frame,
-            )
+            return _msgpack.unpackb(data, self._hooks[level], **self._unpack_limits)
         except DecodeError:
             raise
         except _msgpack.StackError as exc:
@@ -363,7 +367,9 @@ class Codec:
                 return int.from_bytes(payload, "big", signed=True)
             if level > self.limits.depth:
                 raise DecodeError(f"ext types nested deeper than the limit of {self.limits.depth}")
-            inner = self._unpack(payload, level + 1)
+            # self._unpack, inline: what it raises reaches the outermost one, which
+            # names it as it would
+            inner = _msgpack.unpackb(payload, self._hooks[level + 1], **self._unpack_limits)
             if code == TUPLE_CODE:
                 if type(inner) is not list:
                     raise DecodeError("tuple ext type does not hold an array")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _functools  # type: ignore[import-not-found]  # no stub: C, as _thread
 import _thread
 
 import msgpack
@@ -15,6 +16,10 @@ ExtType: Final[Any] = msgpack.ExtType
 StackError: Final[type[Exception]] = msgpack.StackError
 ExtraData: Final[type[Exception]] = msgpack.ExtraData
 FormatError: Final[type[Exception]] = msgpack.FormatError
+#: ``ext((code, data))`` is ``ExtType(code, data)`` for a code and bytes known good, made
+#: in C (``ExtType``'s own constructor checks its arguments in two Python frames).
+#: (``_functools.partial`` is ``functools.partial`` without importing ``functools``.)
+ext: Final[Callable[[tuple[int, bytes]], Any]] = _functools.partial(tuple.__new__, ExtType)
 
 
 # One packer per thread: making one per message costs more than packing a small one.
