@@ -288,7 +288,7 @@ class _Acceptor(Actor):
             given = [handoff.close() for handoff in list(self.untaken)]
             for left in given:
                 if left is not None:
-                    await _close(left, slots)
+                    _close(left, slots)
 
     async def _spare(self) -> _Handoff:
         """A connection child started ahead of its stream (its start not waited for)."""
@@ -318,7 +318,7 @@ class _Acceptor(Actor):
                 if handoff.watch == message.monitor:
                     stream = handoff.close()
                     if stream is not None:
-                        await _close(stream, self.slots)
+                        _close(stream, self.slots)
         return NoReply()
 
     async def handle_call(self, request: Any, caller: Caller) -> CallResult:
@@ -491,15 +491,17 @@ class _Connection(Actor):
             try:
                 await self.handler(stream, *self.args)
             finally:
-                await _close(stream, self.slots)
+                _close(stream, self.slots)
         return Stop(NORMAL)
 
     async def terminate(self, reason: ExitReason) -> None:
         stream = self.handoff.take()  # stopped between its _GO and the handling of it
         if stream is not None:
-            await _close(stream, self.slots)
+            _close(stream, self.slots)
 
 
-async def _close(stream: trio.SocketStream, slots: _Slots) -> None:
-    slots.release()  # first: the close below may raise Cancelled
-    await trio.aclose_forcefully(stream)
+def _close(stream: trio.SocketStream, slots: _Slots) -> None:
+    """Free the stream's slot and close it (synchronously: what ``aclose`` does, without
+    its checkpoint, so it cannot be interrupted)."""
+    slots.release()
+    stream.socket.close()
