@@ -98,35 +98,36 @@ class LocalSpawner:
         kernel = self._kernel
         cell.task = trio.lowlevel.current_task()
         try:
-            # init runs in the spawner's stead: a cancelled spawner interrupts it.
-            with trio.CancelScope() as cell.life:
+            # One scope for the actor's life: a kill cancels it. During init it is not
+            # shielded (init runs in the spawner's stead: a cancelled spawner interrupts
+            # it); from the start on it is, and the runtime owns the actor's end.
+            with trio.CancelScope() as life:
+                cell.life = life
                 persist = cell.persist
                 if persist is None:
                     await _init(cell, args)
                 else:
                     await _init_persistent(cell, args, persist)
-            failure = cell.init_failure
-            if failure is not None:
-                qualname = type(cell.actor).__qualname__
-                raise InitError(f"{qualname}.init failed: its task raised {failure!r}") from failure
-            if cell.life.cancelled_caught:
-                raise InitError(f"{cell.ref} was killed before its init returned")
-            if link is not None:
-                kernel.link(cell, link)
-            kernel.started(cell)
-            task_status.started()
-            if trio.lowlevel.current_task().parent_nursery is not self._nursery:
-                # The spawner was cancelled while this actor started, so trio left it
-                # in the spawner's nursery, which waits for it: it must not serve.
-                cell.reason = KILLED
-                return
-            # From here the runtime owns the actor's end: a cancellation from outside
-            # does not reach it; stop() and aclose() ask, wait, then kill (cell.life).
-            with trio.CancelScope(shield=True), trio.CancelScope() as cell.life:
+                if cell.init_failure is not None or life.cancel_called:
+                    raise _init_failed(cell)
+                if link is not None:
+                    kernel.link(cell, link)
+                kernel.started(cell)
+                task_status.started()
+                if trio.lowlevel.current_task().parent_nursery is not self._nursery:
+                    # The spawner was cancelled while this actor started, so trio left it
+                    # in the spawner's nursery, which waits for it: it must not serve.
+                    cell.reason = KILLED
+                    return
+                # From here a cancellation from outside does not reach it; stop() and
+                # aclose() ask, wait, then kill (cell.life).
+                life.shield = True
                 if cell.persist is None:
                     cell.reason = await self._serve(cell)
                 else:
                     cell.reason = await serve_persistent(cell, self._reply, cell.persist)
+            if not cell.started:  # the scope caught a kill, or a failed task's cancel
+                raise _init_failed(cell)
         finally:
             await end_all_after_kill(cell)
             reason = cell.reason
@@ -209,6 +210,17 @@ class LocalSpawner:
                 cell.stop_reason = result.reason
                 return
             raise invalid_return(actor, where, result, "NoReply() or Stop(...)")
+
+
+def _init_failed(cell: LocalCell) -> InitError:
+    """Why an init that returned, or was interrupted, failed the start after all."""
+    failure = cell.init_failure
+    if failure is None:
+        return InitError(f"{cell.ref} was killed before its init returned")
+    qualname = type(cell.actor).__qualname__
+    error = InitError(f"{qualname}.init failed: its task raised {failure!r}")
+    error.__cause__ = failure
+    return error
 
 
 def invoke(cell: LocalCell, fn: Callable[..., Awaitable[Any]], *args: Any) -> Awaitable[Any]:
