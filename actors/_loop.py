@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
+import outcome
 import trio
 
 from ._aio import AsyncioMailbox, AsyncioSide
@@ -26,7 +27,7 @@ from ._kernel import Kernel
 from ._mailbox import CALL, CAST, Mailbox
 from ._owned import end_all, end_all_after_kill
 from ._persisted import Persistence, serve_persistent
-from ._reasons import KILLED, Crash, ExitReason
+from ._reasons import Crash, ExitReason
 from ._ref import ActorRef
 
 logger = logging.getLogger("actors")
@@ -85,24 +86,37 @@ class LocalSpawner:
         if name is not None:
             self._kernel.register(name, cell)
         self._kernel.add(cell)
-        await self._nursery.start(self._main, cell, args, link)
+        start = _Start(trio.lowlevel.current_task())
+        self._nursery.start_soon(self._main, cell, args, link, start)
+        await start.wait(cell)
         return ref
 
     async def _main(
-        self,
-        cell: LocalCell,
-        args: tuple[Any, ...],
-        link: Cell | None,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+        self, cell: LocalCell, args: tuple[Any, ...], link: Cell | None, start: _Start
+    ) -> None:
+        try:
+            await self._live(cell, args, link, start)
+        except BaseException as exc:
+            if cell.started:
+                raise
+            # Its init failed: the spawner raises why, as from a nursery's start.
+            start.failed(exc if isinstance(exc, Exception) else _init_failed(cell))
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _live(
+        self, cell: LocalCell, args: tuple[Any, ...], link: Cell | None, start: _Start
     ) -> None:
         kernel = self._kernel
         cell.task = trio.lowlevel.current_task()
         try:
             # One scope for the actor's life: a kill cancels it. During init it is not
-            # shielded (init runs in the spawner's stead: a cancelled spawner interrupts
+            # shielded (init runs in the spawner's stead: a cancelled spawner cancels
             # it); from the start on it is, and the runtime owns the actor's end.
             with trio.CancelScope() as life:
                 cell.life = life
+                if start.abandoned:
+                    life.cancel()  # the spawner was cancelled before this task ran
                 persist = cell.persist
                 if persist is None:
                     await _init(cell, args)
@@ -113,12 +127,7 @@ class LocalSpawner:
                 if link is not None:
                     kernel.link(cell, link)
                 kernel.started(cell)
-                task_status.started()
-                if trio.lowlevel.current_task().parent_nursery is not self._nursery:
-                    # The spawner was cancelled while this actor started, so trio left it
-                    # in the spawner's nursery, which waits for it: it must not serve.
-                    cell.reason = KILLED
-                    return
+                start.done()
                 # From here a cancellation from outside does not reach it; stop() and
                 # aclose() ask, wait, then kill (cell.life).
                 life.shield = True
@@ -210,6 +219,42 @@ class LocalSpawner:
                 cell.stop_reason = result.reason
                 return
             raise invalid_return(actor, where, result, "NoReply() or Stop(...)")
+
+
+class _Start:
+    """A spawner waiting for its actor's init: a nursery's ``start``, without a nursery.
+
+    The actor runs in the runtime's nursery from the first; a cancelled spawner
+    cancels its init (and then raises Cancelled, once the actor has ended).
+    """
+
+    __slots__ = ("abandoned", "raise_cancel", "spawner")
+
+    def __init__(self, spawner: trio.lowlevel.Task) -> None:
+        self.spawner = spawner
+        self.abandoned = False
+        self.raise_cancel: Callable[[], NoReturn] | None = None
+
+    async def wait(self, cell: LocalCell) -> None:
+        def abort(raise_cancel: Callable[[], NoReturn]) -> trio.lowlevel.Abort:
+            self.abandoned = True
+            self.raise_cancel = raise_cancel
+            if cell.life is not None:
+                cell.life.cancel()
+            return trio.lowlevel.Abort.FAILED  # woken when its init has given up
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def done(self) -> None:
+        """Init returned: the spawner goes on."""
+        trio.lowlevel.reschedule(self.spawner)
+
+    def failed(self, exc: Exception) -> None:
+        raise_cancel = self.raise_cancel
+        if raise_cancel is not None:  # the spawner was cancelled: it raises that
+            trio.lowlevel.reschedule(self.spawner, outcome.capture(raise_cancel))
+        else:
+            trio.lowlevel.reschedule(self.spawner, outcome.Error(exc))
 
 
 def _init_failed(cell: LocalCell) -> InitError:
