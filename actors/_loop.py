@@ -95,7 +95,49 @@ class LocalSpawner:
         self, cell: LocalCell, args: tuple[Any, ...], link: Cell | None, start: _Start
     ) -> None:
         try:
-            await self._live(cell, args, link, start)
+            kernel = self._kernel
+            cell.task = trio.lowlevel.current_task()
+            try:
+                # One scope for the actor's life: a kill cancels it. During init it is not
+                # shielded (init runs in the spawner's stead: a cancelled spawner cancels
+                # it); from the start on it is, and the runtime owns the actor's end.
+                with trio.CancelScope() as life:
+                    cell.life = life
+                    if start.abandoned:
+                        life.cancel()  # the spawner was cancelled before this task ran
+                    persist = cell.persist
+                    if persist is None:
+                        await _init(cell, args)
+                    else:
+                        await _init_persistent(cell, args, persist)
+                    if cell.init_failure is not None or life.cancel_called:
+                        raise _init_failed(cell)
+                    if link is not None:
+                        kernel.link(cell, link)
+                    kernel.started(cell)
+                    start.done()
+                    # From here a cancellation from outside does not reach it; stop() and
+                    # aclose() ask, wait, then kill (cell.life).
+                    life.shield = True
+                    if cell.persist is None:
+                        cell.reason = await self._serve(cell)
+                    else:
+                        cell.reason = await serve_persistent(cell, self._reply, cell.persist)
+                if not cell.started:  # the scope caught a kill, or a failed task's cancel
+                    raise _init_failed(cell)
+            finally:
+                await end_all_after_kill(cell)
+                reason = cell.reason
+                if cell.started and isinstance(reason, Crash) and not cell.reported:
+                    logger.error(
+                        "%r (%s) crashed: %s",
+                        cell.ref,
+                        type(cell.actor).__qualname__,
+                        reason,
+                        exc_info=reason.exc,
+                        extra={"actor": repr(cell.ref), "event": "crashed"},
+                    )
+                kernel.exit_local(cell)
         except BaseException as exc:
             if cell.started:
                 raise
@@ -103,53 +145,6 @@ class LocalSpawner:
             start.failed(exc if isinstance(exc, Exception) else _init_failed(cell))
             if not isinstance(exc, Exception):
                 raise
-
-    async def _live(
-        self, cell: LocalCell, args: tuple[Any, ...], link: Cell | None, start: _Start
-    ) -> None:
-        kernel = self._kernel
-        cell.task = trio.lowlevel.current_task()
-        try:
-            # One scope for the actor's life: a kill cancels it. During init it is not
-            # shielded (init runs in the spawner's stead: a cancelled spawner cancels
-            # it); from the start on it is, and the runtime owns the actor's end.
-            with trio.CancelScope() as life:
-                cell.life = life
-                if start.abandoned:
-                    life.cancel()  # the spawner was cancelled before this task ran
-                persist = cell.persist
-                if persist is None:
-                    await _init(cell, args)
-                else:
-                    await _init_persistent(cell, args, persist)
-                if cell.init_failure is not None or life.cancel_called:
-                    raise _init_failed(cell)
-                if link is not None:
-                    kernel.link(cell, link)
-                kernel.started(cell)
-                start.done()
-                # From here a cancellation from outside does not reach it; stop() and
-                # aclose() ask, wait, then kill (cell.life).
-                life.shield = True
-                if cell.persist is None:
-                    cell.reason = await self._serve(cell)
-                else:
-                    cell.reason = await serve_persistent(cell, self._reply, cell.persist)
-            if not cell.started:  # the scope caught a kill, or a failed task's cancel
-                raise _init_failed(cell)
-        finally:
-            await end_all_after_kill(cell)
-            reason = cell.reason
-            if cell.started and isinstance(reason, Crash) and not cell.reported:
-                logger.error(
-                    "%r (%s) crashed: %s",
-                    cell.ref,
-                    type(cell.actor).__qualname__,
-                    reason,
-                    exc_info=reason.exc,
-                    extra={"actor": repr(cell.ref), "event": "crashed"},
-                )
-            kernel.exit_local(cell)
 
     async def _serve(self, cell: LocalCell) -> ExitReason:
         reason: ExitReason
