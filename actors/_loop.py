@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import outcome
 import trio
@@ -138,6 +138,7 @@ class LocalSpawner:
                         extra={"actor": repr(cell.ref), "event": "crashed"},
                     )
                 kernel.exit_local(cell)
+                cell.actor = _EXITED  # no cycle with its actor: both go without the GC
         except BaseException as exc:
             if cell.started:
                 raise
@@ -250,6 +251,13 @@ class _Start:
             trio.lowlevel.reschedule(self.spawner, outcome.capture(raise_cancel))
         else:
             trio.lowlevel.reschedule(self.spawner, outcome.Error(exc))
+
+
+class _Exited(Actor):
+    """What an exited cell holds instead of its actor (whose state is gone with it)."""
+
+
+_EXITED: Final = _Exited()
 
 
 def _init_failed(cell: LocalCell) -> InitError:
