@@ -157,7 +157,7 @@ class SupervisorServer(Actor):
                 try:
                     await self._start_dynamic(Dynamic(args, dynamic_key(self.state, None)))
                 except SupervisorError as exc:
-                    notify.send_nowait(Failed(exc))  # system-sized: an error is rare
+                    notify.send_nowait(Failed(exc))  # rare: the sender crashes on it
                 return NO_REPLY
         return await super().handle_info(message)
 
