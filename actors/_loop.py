@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final, NoReturn
 
+import outcome
 import trio
 
 from ._aio import AsyncioMailbox, AsyncioSide
@@ -26,7 +27,7 @@ from ._kernel import Kernel
 from ._mailbox import CALL, CAST, Mailbox
 from ._owned import end_all, end_all_after_kill
 from ._persisted import Persistence, serve_persistent
-from ._reasons import KILLED, Crash, ExitReason
+from ._reasons import Crash, ExitReason
 from ._ref import ActorRef
 
 logger = logging.getLogger("actors")
@@ -85,61 +86,66 @@ class LocalSpawner:
         if name is not None:
             self._kernel.register(name, cell)
         self._kernel.add(cell)
-        await self._nursery.start(self._main, cell, args, link)
+        start = _Start(trio.lowlevel.current_task())
+        self._nursery.start_soon(self._main, cell, args, link, start)
+        await start.wait(cell)
         return ref
 
     async def _main(
-        self,
-        cell: LocalCell,
-        args: tuple[Any, ...],
-        link: Cell | None,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+        self, cell: LocalCell, args: tuple[Any, ...], link: Cell | None, start: _Start
     ) -> None:
-        kernel = self._kernel
-        cell.task = trio.lowlevel.current_task()
         try:
-            # init runs in the spawner's stead: a cancelled spawner interrupts it.
-            with trio.CancelScope() as cell.life:
-                persist = cell.persist
-                if persist is None:
-                    await _init(cell, args)
-                else:
-                    await _init_persistent(cell, args, persist)
-            failure = cell.init_failure
-            if failure is not None:
-                qualname = type(cell.actor).__qualname__
-                raise InitError(f"{qualname}.init failed: its task raised {failure!r}") from failure
-            if cell.life.cancelled_caught:
-                raise InitError(f"{cell.ref} was killed before its init returned")
-            if link is not None:
-                kernel.link(cell, link)
-            kernel.started(cell)
-            task_status.started()
-            if trio.lowlevel.current_task().parent_nursery is not self._nursery:
-                # The spawner was cancelled while this actor started, so trio left it
-                # in the spawner's nursery, which waits for it: it must not serve.
-                cell.reason = KILLED
-                return
-            # From here the runtime owns the actor's end: a cancellation from outside
-            # does not reach it; stop() and aclose() ask, wait, then kill (cell.life).
-            with trio.CancelScope(shield=True), trio.CancelScope() as cell.life:
-                if cell.persist is None:
-                    cell.reason = await self._serve(cell)
-                else:
-                    cell.reason = await serve_persistent(cell, self._reply, cell.persist)
-        finally:
-            await end_all_after_kill(cell)
-            reason = cell.reason
-            if cell.started and isinstance(reason, Crash) and not cell.reported:
-                logger.error(
-                    "%r (%s) crashed: %s",
-                    cell.ref,
-                    type(cell.actor).__qualname__,
-                    reason,
-                    exc_info=reason.exc,
-                    extra={"actor": repr(cell.ref), "event": "crashed"},
-                )
-            kernel.exit_local(cell)
+            kernel = self._kernel
+            cell.task = trio.lowlevel.current_task()
+            try:
+                # One scope for the actor's life: a kill cancels it. During init it is not
+                # shielded (init runs in the spawner's stead: a cancelled spawner cancels
+                # it); from the start on it is, and the runtime owns the actor's end.
+                with trio.CancelScope() as life:
+                    cell.life = life
+                    if start.abandoned:
+                        life.cancel()  # the spawner was cancelled before this task ran
+                    persist = cell.persist
+                    if persist is None:
+                        await _init(cell, args)
+                    else:
+                        await _init_persistent(cell, args, persist)
+                    if cell.init_failure is not None or life.cancel_called:
+                        raise _init_failed(cell)
+                    if link is not None:
+                        kernel.link(cell, link)
+                    kernel.started(cell)
+                    start.done()
+                    # From here a cancellation from outside does not reach it; stop() and
+                    # aclose() ask, wait, then kill (cell.life).
+                    life.shield = True
+                    if cell.persist is None:
+                        cell.reason = await self._serve(cell)
+                    else:
+                        cell.reason = await serve_persistent(cell, self._reply, cell.persist)
+                if not cell.started:  # the scope caught a kill, or a failed task's cancel
+                    raise _init_failed(cell)
+            finally:
+                await end_all_after_kill(cell)
+                reason = cell.reason
+                if cell.started and isinstance(reason, Crash) and not cell.reported:
+                    logger.error(
+                        "%r (%s) crashed: %s",
+                        cell.ref,
+                        type(cell.actor).__qualname__,
+                        reason,
+                        exc_info=reason.exc,
+                        extra={"actor": repr(cell.ref), "event": "crashed"},
+                    )
+                kernel.exit_local(cell)
+                cell.actor = _EXITED  # no cycle with its actor: both go without the GC
+        except BaseException as exc:
+            if cell.started:
+                raise
+            # Its init failed: the spawner raises why, as from a nursery's start.
+            start.failed(exc if isinstance(exc, Exception) else _init_failed(cell))
+            if not isinstance(exc, Exception):
+                raise
 
     async def _serve(self, cell: LocalCell) -> ExitReason:
         reason: ExitReason
@@ -209,6 +215,60 @@ class LocalSpawner:
                 cell.stop_reason = result.reason
                 return
             raise invalid_return(actor, where, result, "NoReply() or Stop(...)")
+
+
+class _Start:
+    """A spawner waiting for its actor's init: a nursery's ``start``, without a nursery.
+
+    The actor runs in the runtime's nursery from the first; a cancelled spawner
+    cancels its init (and then raises Cancelled, once the actor has ended).
+    """
+
+    __slots__ = ("abandoned", "raise_cancel", "spawner")
+
+    def __init__(self, spawner: trio.lowlevel.Task) -> None:
+        self.spawner = spawner
+        self.abandoned = False
+        self.raise_cancel: Callable[[], NoReturn] | None = None
+
+    async def wait(self, cell: LocalCell) -> None:
+        def abort(raise_cancel: Callable[[], NoReturn]) -> trio.lowlevel.Abort:
+            self.abandoned = True
+            self.raise_cancel = raise_cancel
+            if cell.life is not None:
+                cell.life.cancel()
+            return trio.lowlevel.Abort.FAILED  # woken when its init has given up
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def done(self) -> None:
+        """Init returned: the spawner goes on."""
+        trio.lowlevel.reschedule(self.spawner)
+
+    def failed(self, exc: Exception) -> None:
+        raise_cancel = self.raise_cancel
+        if raise_cancel is not None:  # the spawner was cancelled: it raises that
+            trio.lowlevel.reschedule(self.spawner, outcome.capture(raise_cancel))
+        else:
+            trio.lowlevel.reschedule(self.spawner, outcome.Error(exc))
+
+
+class _Exited(Actor):
+    """What an exited cell holds instead of its actor (whose state is gone with it)."""
+
+
+_EXITED: Final = _Exited()
+
+
+def _init_failed(cell: LocalCell) -> InitError:
+    """Why an init that returned, or was interrupted, failed the start after all."""
+    failure = cell.init_failure
+    if failure is None:
+        return InitError(f"{cell.ref} was killed before its init returned")
+    qualname = type(cell.actor).__qualname__
+    error = InitError(f"{qualname}.init failed: its task raised {failure!r}")
+    error.__cause__ = failure
+    return error
 
 
 def invoke(cell: LocalCell, fn: Callable[..., Awaitable[Any]], *args: Any) -> Awaitable[Any]:

@@ -51,7 +51,10 @@ from actors import (
     Caller,
     CallResult,
     Down,
+    ExitReason,
     InfoResult,
+    MailboxFull,
+    MonitorRef,
     NoReply,
     Reply,
     Stop,
@@ -59,6 +62,8 @@ from actors import (
 
 from ._exceptions import InvalidSpec
 from ._handles import SupervisorHandle
+from ._protocol import Failed
+from ._server import StartSoon
 from ._siblings import INHERITED, Sibling
 from ._spec import ChildSpec, Restart, ShutdownPolicy, Strategy, Supervisor
 
@@ -88,8 +93,12 @@ class _Slots:
         self.semaphore = None if limit is None else trio.Semaphore(limit)
 
     async def acquire(self) -> None:
-        if self.semaphore is not None:
-            await self.semaphore.acquire()
+        semaphore = self.semaphore
+        if semaphore is not None:
+            try:
+                semaphore.acquire_nowait()  # the accept that follows is the checkpoint
+            except trio.WouldBlock:
+                await semaphore.acquire()
 
     def release(self) -> None:
         if self.semaphore is not None:
@@ -226,11 +235,22 @@ def _positive_int(value: object) -> bool:
 
 
 class _Acceptor(Actor):
-    """Binds the socket in init; an owned task accepts and starts connection children."""
+    """Binds the socket in init; an owned task accepts and starts connection children.
+
+    A connection child is started with :class:`StartSoon`, a message: the acceptor
+    does not wait for the start (a failed one comes back as :class:`Failed` and
+    crashes the acceptor, as a failed ``start_child`` would).
+    """
 
     async def init(self, config: _Config, connections: SupervisorHandle, *args: Any) -> None:
-        self.connections = connections
+        supervisor = connections.ref
+        if supervisor is None:
+            raise RuntimeError("the listener's connections supervisor is not running")
+        self.supervisor = supervisor  # a sibling before us: if it ends, so do we
         self.args = args
+        self.slots = config.slots
+        #: Handoffs no connection has taken yet: the acceptor's end closes them.
+        self.untaken: set[_Handoff] = set()
         sock = await _bind(config.target(), config.backlog)
         self.bound = _as_address(sock.getsockname())
         if not config.bound:
@@ -246,7 +266,7 @@ class _Acceptor(Actor):
                 await slots.acquire()
                 handed = False
                 try:
-                    if spare is None or not spare.waiting:
+                    if spare is None or spare.state is not _WAITING:
                         spare = await self._spare()  # started ahead: a stream waits for no start
                     stream = await listener.accept()
                     handed = spare.give(stream)  # no checkpoint since the accept: nothing lost
@@ -265,11 +285,19 @@ class _Acceptor(Actor):
             listener.socket.close()  # synchronous: the task may be cancelled already
             if isinstance(address, str):
                 _unlink_own(address, inode)
+            given = [handoff.close() for handoff in list(self.untaken)]
+            for left in given:
+                if left is not None:
+                    _close(left, slots)
 
     async def _spare(self) -> _Handoff:
-        """A connection child started ahead of its stream, waiting for it."""
-        handoff = _Handoff()
-        await self.connections.start_child(handoff, self.ref, *self.args)
+        """A connection child started ahead of its stream (its start not waited for)."""
+        handoff = _Handoff(self)
+        message = StartSoon((handoff, *self.args), self.ref)
+        try:
+            self.supervisor.send_nowait(message)
+        except MailboxFull:
+            await self.supervisor.send(message)
         return handoff
 
     async def _hand_over(self, stream: trio.SocketStream) -> bool:
@@ -281,6 +309,17 @@ class _Acceptor(Actor):
             if not handed:
                 await trio.aclose_forcefully(stream)
         return handed
+
+    async def handle_info(self, message: Any) -> InfoResult:
+        if isinstance(message, Failed):
+            raise message.error  # a connection child could not start
+        if isinstance(message, Down):  # a child ended before it took its stream
+            for handoff in list(self.untaken):
+                if handoff.watch == message.monitor:
+                    stream = handoff.close()
+                    if stream is not None:
+                        _close(stream, self.slots)
+        return NoReply()
 
     async def handle_call(self, request: Any, caller: Caller) -> CallResult:
         if request == _ADDRESS:
@@ -345,75 +384,124 @@ def _unlink_own(path: str, inode: int | None) -> None:
 # -- one connection ---------------------------------------------------------------
 
 
+_WAITING: Final = "waiting"  # for a stream
+_GIVEN: Final = "given"  # a stream is there; no connection has taken it yet
+_TAKEN: Final = "taken"  # a connection serves it
+_CLOSED: Final = "closed"  # no stream will be taken: the child or the acceptor ended
+
+
+class _Go:
+    """Sent to a connection child: its handoff has a stream, or was closed."""
+
+    __slots__ = ()
+
+
+_GO: Final = _Go()
+
+
 class _Handoff:
     """Where the acceptor gives an accepted stream to a connection child started ahead.
 
     The child is started before its client arrives (as a pool keeps a warm worker), so
-    an accepted stream reaches its handler in one task switch, not after a start.
+    an accepted stream reaches its handler in one task switch, not after a start. The
+    acceptor may give a stream before the child has started. Until a child takes it,
+    the handoff is in the acceptor's ``untaken`` set and the acceptor monitors the
+    child: the acceptor's end, or the child's end without taking it, closes it.
     """
 
-    __slots__ = ("given", "stream", "waiting")
+    __slots__ = ("acceptor", "reader", "state", "stream", "watch")
 
-    def __init__(self) -> None:
-        self.given = trio.Event()
+    def __init__(self, acceptor: _Acceptor) -> None:
+        self.acceptor = acceptor
+        self.reader: ActorRef | None = None
+        self.watch: MonitorRef | None = None
         self.stream: trio.SocketStream | None = None
-        self.waiting = True  # until the child takes a stream, or ends without one
+        self.state = _WAITING
+        acceptor.untaken.add(self)
+
+    def attach(self, reader: ActorRef) -> None:
+        """The child ``reader`` waits on this handoff (told with _GO when to look)."""
+        if self.state is _CLOSED:
+            reader.send_nowait(_GO)
+            return
+        self.reader = reader
+        # The acceptor watches the child until it takes its stream (same thread: the
+        # monitor is made at once); a child gone without taking it leaves nothing open.
+        self.watch = self.acceptor.monitor(reader)
+        if self.state is _GIVEN:
+            reader.send_nowait(_GO)
 
     def give(self, stream: trio.SocketStream) -> bool:
         """Hand ``stream`` over; False if the child has ended (the caller keeps it)."""
-        if not self.waiting:
+        if self.state is not _WAITING:
             return False
-        self.waiting = False
+        reader = self.reader
+        if reader is not None and not self.acceptor.runtime.is_alive(reader):
+            return False  # it ended, or is stopping: its Down is on its way to the acceptor
+        self.state = _GIVEN
         self.stream = stream
-        self.given.set()
+        if reader is not None:
+            reader.send_nowait(_GO)
         return True
 
+    def take(self) -> trio.SocketStream | None:
+        """The stream, now the taker's (None: there is none, and none will come)."""
+        self._detach()
+        if self.state is not _GIVEN:
+            self.state = _CLOSED
+            return None
+        self.state = _TAKEN
+        return self.stream
 
-class _Done:
-    __slots__ = ()
+    def close(self) -> trio.SocketStream | None:
+        """No child will take this handoff: a stream given to it, for the acceptor to close."""
+        self._detach()
+        stream = self.stream if self.state is _GIVEN else None
+        self.state = _CLOSED
+        if self.reader is not None:
+            self.reader.send_nowait(_GO)
+        return stream
 
-
-_DONE: Final = _Done()
+    def _detach(self) -> None:
+        self.acceptor.untaken.discard(self)
+        if self.watch is not None:
+            self.acceptor.demonitor(self.watch)
+            self.watch = None
 
 
 class _Connection(Actor):
-    """Waits for its stream, then serves it with the handler in an owned task.
+    """Waits for its stream, then serves it with the handler, in its own loop.
 
-    The stream closes, and its slot frees, when the task ends, however it ends. A
+    The stream closes, and its slot frees, when the handler ends, however it ends. A
     child still waiting when its acceptor ends stops: no stream will come.
     """
 
-    async def init(
-        self,
-        handler: Handler,
-        slots: _Slots,
-        handoff: _Handoff,
-        acceptor: ActorRef,
-        *args: Any,
-    ) -> None:
+    async def init(self, handler: Handler, slots: _Slots, handoff: _Handoff, *args: Any) -> None:
+        self.handler = handler
+        self.slots = slots
         self.handoff = handoff
-        self.monitor(acceptor)
-        name = getattr(handler, "__qualname__", None)
-        self.start_soon(self._serve, handler, slots, handoff, args, name=name)
-
-    async def _serve(
-        self, handler: Handler, slots: _Slots, handoff: _Handoff, args: tuple[Any, ...]
-    ) -> None:
-        try:
-            await handoff.given.wait()
-            assert handoff.stream is not None
-            await handler(handoff.stream, *args)
-        finally:
-            handoff.waiting = False
-            stream = handoff.stream
-            if stream is not None:
-                slots.release()  # first: the close below may raise Cancelled
-                await trio.aclose_forcefully(stream)
-        self.ref.send_nowait(_DONE)
+        self.args = args
+        handoff.attach(self.ref)
 
     async def handle_info(self, message: Any) -> InfoResult:
-        if message is _DONE:
-            return Stop(NORMAL)
-        if isinstance(message, Down) and self.handoff.waiting:
-            return Stop(NORMAL)  # a spare whose acceptor is gone
-        return NoReply()
+        if message is not _GO:
+            return NoReply()
+        stream = self.handoff.take()
+        if stream is not None:
+            try:
+                await self.handler(stream, *self.args)
+            finally:
+                _close(stream, self.slots)
+        return Stop(NORMAL)
+
+    async def terminate(self, reason: ExitReason) -> None:
+        stream = self.handoff.take()  # stopped between its _GO and the handling of it
+        if stream is not None:
+            _close(stream, self.slots)
+
+
+def _close(stream: trio.SocketStream, slots: _Slots) -> None:
+    """Free the stream's slot and close it (synchronously: what ``aclose`` does, without
+    its checkpoint, so it cannot be interrupted)."""
+    slots.release()
+    stream.socket.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass
 from typing import Any, Final
 
 import trio
@@ -80,6 +81,19 @@ ESCALATED: Final = Shutdown("reached_max_restart_intensity")
 AUTO_SHUTDOWN: Final = Shutdown("auto_shutdown")
 
 
+@dataclass(frozen=True, slots=True)
+class StartSoon:
+    """Sent (not called) to a dynamic supervisor: start a child with the extra ``args``.
+
+    No reply: the sender goes on at once. The supervisor's bookkeeping is that of
+    ``start_child``; a failed start is reported and sent to ``notify`` as
+    :class:`Failed` (nothing is sent on success, nor when init returns Ignore).
+    """
+
+    args: tuple[Any, ...]
+    notify: ActorRef
+
+
 class SupervisorServer(Actor):
     """Supervises the children of one :class:`Supervisor` spec."""
 
@@ -139,6 +153,12 @@ class SupervisorServer(Actor):
                     return NO_REPLY
                 child.timer = None
                 return await self._restart_now(child)
+            case StartSoon(args=args, notify=notify) if self.state.is_dynamic:
+                try:
+                    await self._start_dynamic(Dynamic(args, dynamic_key(self.state, None)))
+                except SupervisorError as exc:
+                    notify.send_nowait(Failed(exc))  # rare: the sender crashes on it
+                return NO_REPLY
         return await super().handle_info(message)
 
     async def _exited(self, ref: ActorRef, reason: ExitReason) -> InfoResult:

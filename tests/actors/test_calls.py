@@ -332,3 +332,26 @@ async def _quietly(call: Any) -> None:
         await call
     except ActorError:
         pass
+
+
+async def test_a_cancelled_spawn_interrupts_init_and_leaves_no_actor(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    entered: list[str] = []
+
+    class Slow(Actor):
+        async def init(self, label: str) -> None:
+            entered.append(label)
+            await trio.sleep_forever()
+
+    async with open_runtime() as runtime:
+        with trio.move_on_after(1) as waited:  # cancelled while init waits
+            await runtime.spawn(Slow, "waiting")
+        assert waited.cancelled_caught
+        with trio.CancelScope() as scope:  # cancelled before the actor's task first ran
+            scope.cancel()
+            await runtime.spawn(Slow, "never")
+        assert scope.cancelled_caught
+        assert entered[0] == "waiting"
+        assert runtime.statistics().actors == 0
+        assert runtime.statistics().tasks == 0

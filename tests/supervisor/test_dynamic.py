@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import trio
 import trio.testing
 
-from actors import Runtime, Shutdown
+from actors import Actor, Caller, CallResult, InfoResult, NoReply, Reply, Runtime, Shutdown
 from supervisor import (
     BRUTAL_KILL,
     ChildCounts,
@@ -21,6 +23,8 @@ from supervisor import (
     SupervisorHandle,
     open_tree,
 )
+from supervisor._protocol import Failed
+from supervisor._server import StartSoon
 
 from .helpers import settle, until_exit
 from .workers import Log, Numbered, Script
@@ -153,3 +157,32 @@ async def test_item10_temporary_dynamic_children_are_forgotten_when_they_exit(
         await ref.cast("crash")
         await settle()
         assert await root.which_children() == []
+
+
+async def test_a_start_sent_as_a_message_answers_only_a_failure(runtime: Runtime, log: Log) -> None:
+    """StartSoon (the listener's start of a connection child): no reply; Failed on failure."""
+
+    class Inbox(Actor):
+        async def init(self) -> None:
+            self.got: list[Any] = []
+
+        async def handle_info(self, message: Any) -> InfoResult:
+            self.got.append(message)
+            return NoReply()
+
+        async def handle_call(self, request: Any, caller: Caller) -> CallResult:
+            return Reply(list(self.got))
+
+    async with open_tree(dynamic(log, Script(failures={"bad": 1})), runtime=runtime) as root:
+        inbox = await runtime.spawn(Inbox)
+        supervisor = root.ref
+        assert supervisor is not None
+        supervisor.send_nowait(StartSoon(("good",), inbox))
+        supervisor.send_nowait(StartSoon(("bad",), inbox))
+        await settle()
+        assert log == [("start", "good")]
+        assert (await root.count_children()).active == 1
+        [failed] = await inbox.call("got")
+        assert isinstance(failed, Failed)
+        assert isinstance(failed.error, StartFailed)
+        await runtime.stop(inbox)

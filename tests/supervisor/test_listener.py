@@ -175,6 +175,24 @@ async def test_an_acceptor_restart_keeps_connections_and_port(runtime: Runtime) 
                 await stream.aclose()
 
 
+async def test_a_killed_waiting_child_is_replaced_and_holds_no_slot(runtime: Runtime) -> None:
+    events: list[str] = []
+    spec = Supervisor(children=[listener("echo", line_echo, args=(events,), max_connections=1)])
+    with trio.fail_after(DEADLINE):
+        async with open_tree(spec, runtime=runtime) as root:
+            await eventually(lambda: _active_is(root, 1), what="a waiting child", timeout=DEADLINE)
+            [waiting] = await root.supervisor("echo/connections").which_children()
+            assert waiting.ref is not None
+            runtime.kill(waiting.ref)
+            await runtime.wait(waiting.ref)
+            for data in (b"first", b"second"):  # one slot: the second needs the first's back
+                client = await connect(root)
+                assert await ask(client, data) == data
+                await client.aclose()
+                await eventually(lambda: _active_is(root, 1), what="a slot", timeout=DEADLINE)
+            assert events == ["served", "ended"] * 2
+
+
 async def test_a_busy_port_fails_the_start_with_the_os_error(runtime: Runtime) -> None:
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
