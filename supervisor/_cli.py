@@ -9,6 +9,7 @@ a second SIGINT or SIGTERM (docs/daemon.md).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -96,6 +97,10 @@ def _run(args: argparse.Namespace) -> int:
     except BadTarget as exc:
         print(f"letitcrash run: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    problem = _metrics_problem(args.metrics_port)
+    if problem is not None:
+        print(f"letitcrash run: --metrics-port {args.metrics_port}: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         handler = configure_logging(fmt=args.log_format, level=args.log_level, path=args.log_file)
     except OSError as exc:
@@ -110,6 +115,16 @@ def _run(args: argparse.Namespace) -> int:
         return trio.run(daemon.run)
     finally:
         notifier.close()
+
+
+def _metrics_problem(port: int | None) -> str | None:
+    if port is None:
+        return None
+    if not 0 <= port <= 65535:
+        return "a port is 0 to 65535"
+    if importlib.util.find_spec("prometheus_client") is None:
+        return "metrics need prometheus_client: pip install 'letitcrash[metrics]'"
+    return None
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ ORPHAN_BUDGET: Final = 5.0
 EXTEND_EVERY: Final = 5.0
 
 LISTENERS_FILE: Final = "listeners.json"
+#: The entry of ``--metrics-port`` in it (no child's path starts with a slash).
+METRICS_KEY: Final = "/metrics"
 #: The program children of this run, for the next run to stop if this one was killed.
 PROGRAMS_FILE: Final = "programs.json"
 
@@ -148,9 +150,11 @@ class Daemon:
             stop = partial(self.stop, "a stop request on the control socket")
             control = partial(serve_control, root, socket, stop=stop, store=store)
             await nursery.start(control)
+            metrics = None
             if self.metrics_port is not None:
-                await nursery.start(partial(serve_metrics, root, self.metrics_port))
-            await self._announce(root)
+                metrics = await nursery.start(partial(serve_metrics, root, self.metrics_port))
+                logger.info("metrics: serving on 127.0.0.1:%d", metrics)
+            await self._announce(root, metrics)
             nursery.start_soon(self.notifier.keep_watchdog)
 
     def stop(self, why: str) -> None:
@@ -167,9 +171,12 @@ class Daemon:
         if self.exit_code == EXIT_OK:
             self.exit_code = code
 
-    async def _announce(self, root: SupervisorHandle) -> None:
-        """Log and record where the tree's listeners listen; tell the service manager."""
+    async def _announce(self, root: SupervisorHandle, metrics: int | None) -> None:
+        """Log and record where the tree's listeners (and the metrics) listen; tell the
+        service manager."""
         bound: dict[str, object] = {}
+        if metrics is not None:
+            bound[METRICS_KEY] = ("127.0.0.1", metrics)
         for path in listener_paths(self.spec):
             address = await listener_address(root.supervisor(path))
             bound[path] = address

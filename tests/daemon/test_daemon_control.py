@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,23 @@ def test_a_stale_socket_after_kill_9_is_replaced(tmp_path: Path) -> None:
         again.send(signal.SIGTERM)
         assert again.wait() == 0
         assert pid_gone(again.pid, 1)
+
+
+def test_metrics_of_a_running_daemon(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with running("tests.daemon.trees:ordered", tmp_path, "--metrics-port", "0") as daemon:
+        daemon.ready()
+        bound = json.loads((tmp_path / "listeners.json").read_text())
+        host, port = bound["/metrics"]
+        with socket.create_connection((host, port), timeout=10) as client:
+            client.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert b" 200 " in head.split(b"\r\n")[0], head
+        names = {family.name for family in text_string_to_metric_families(body.decode())}
+        assert any("restart" in name for name in names), names
+        daemon.send(signal.SIGTERM)
+        assert daemon.wait() == 0, daemon.text()

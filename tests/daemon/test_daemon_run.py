@@ -42,6 +42,14 @@ def test_bad_targets_exit_2_naming_the_problem(target: str, expected: str) -> No
         assert expected in done.stderr, done.stderr
 
 
+def test_a_bad_metrics_port_exits_2(tmp_path: Path) -> None:
+    done = letitcrash(
+        "run", "tests.daemon.trees:quiet", "--state-dir", str(tmp_path), "--metrics-port", "70000"
+    )
+    assert done.returncode == 2, done
+    assert "--metrics-port 70000: a port is 0 to 65535" in done.stderr
+
+
 def test_check_names_a_bad_spec_and_a_bad_setting(tmp_path: Path) -> None:
     bad = tmp_path / "badtree.py"
     bad.write_text(
