@@ -49,7 +49,9 @@ if TYPE_CHECKING:
     from ._reaper import open_reaper as open_reaper
     from ._survivors import record_programs as record_programs
     from ._survivors import stop_survivors as stop_survivors
+    from ._survivors import write_private as write_private
     from ._template import FUNCTION_WORKER as FUNCTION_WORKER
+    from ._template import SERVICE_VARIABLES as SERVICE_VARIABLES
     from ._template import SpawnTemplate as SpawnTemplate
     from ._template import allowlisted_env as allowlisted_env
     from ._template import inherited_env as inherited_env
@@ -92,6 +94,8 @@ _LAZY = {
     "start_worker": "._worker",
     "stop_survivors": "._survivors",
     "without_service_variables": "._template",
+    "write_private": "._survivors",
+    "SERVICE_VARIABLES": "._template",
 }
 
 
@@ -113,6 +117,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "FRAME_HEADER",
     "FUNCTION_WORKER",
+    "SERVICE_VARIABLES",
     "BrokenWorker",
     "Channel",
     "Codec",
@@ -157,4 +162,5 @@ __all__ = [
     "start_worker",
     "stop_survivors",
     "without_service_variables",
+    "write_private",
 ]

@@ -50,15 +50,25 @@ class _Record:
 
     def write(self) -> None:
         rows = [{"pid": e.pid, "pgid": e.pid, "start": e.start} for e in self.entries.values()]
-        data = json.dumps({"programs": rows}).encode()
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # a stale temporary file of another mode is reused
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps({"programs": rows}).encode())
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the file ``path`` with ``data`` at once (a temporary file renamed over it),
+    mode 0600.
+
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     write_private(os.path.join(tmp, "f"), b"hi")
+    ...     print(oct(os.stat(os.path.join(tmp, "f")).st_mode & 0o777))
+    0o600
+    """
+    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with open(fd, "wb") as file:
+        os.fchmod(fd, 0o600)  # a stale temporary file of another mode is reused
+        file.write(data)
+    os.replace(tmp, path)
 
 
 _RECORD: list[_Record] = []  # process-wide: at most one, the daemon's

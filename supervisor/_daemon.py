@@ -26,7 +26,7 @@ from typing import Final
 import trio
 
 from actors import Runtime, is_abnormal, open_runtime
-from spawn import Reaper, open_reaper, record_programs, stop_survivors
+from spawn import Reaper, open_reaper, record_programs, stop_survivors, write_private
 
 from ._control import check_socket_path, serve_control
 from ._exceptions import SocketPathTooLong, StartFailed, TreeExited
@@ -83,7 +83,8 @@ class Daemon:
     async def run(self) -> int:
         """Run until stopped; the exit code."""
         status = RestartStatus(self.notifier)
-        logging.getLogger("supervisor").addHandler(status)
+        if self.notifier.enabled:  # else every supervisor record would pass it for nothing
+            logging.getLogger("supervisor").addHandler(status)
         signals = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         try:
             with trio.open_signal_receiver(*signals) as received:
@@ -182,7 +183,8 @@ class Daemon:
             bound[path] = address
             where = address if isinstance(address, str) else f"{address[0]}:{address[1]}"
             logger.info("listener %s: listening on %s", path, where, extra={"child_id": path})
-        _write_private(self.state_dir / LISTENERS_FILE, json.dumps(bound, indent=1) + "\n")
+        text = json.dumps(bound, indent=1) + "\n"
+        write_private(self.state_dir / LISTENERS_FILE, text.encode())
         logger.info(
             "%s: running (pid %d, state in %s)",
             self.name,
@@ -223,12 +225,3 @@ class Daemon:
             logger.info("%s: SIGHUP, log file %s reopened", self.name, handler.path)
         else:
             logger.info("%s: SIGHUP, no log file to reopen", self.name)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (0600) atomically."""
-    scratch = path.with_name(path.name + ".tmp")
-    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(text)
-    os.replace(scratch, path)

@@ -175,9 +175,11 @@ async def listener_address(listener: SupervisorHandle) -> Address:
 def listener_paths(spec: Supervisor, prefix: str = "") -> list[str]:
     """The paths of the listeners among the static children of the tree ``spec``."""
     found: list[str] = []
+    if spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
+        return found  # its one spec is a template: nothing of it starts with the tree
     for child in spec.children:
         start = child.start
-        if not isinstance(start, Supervisor) or spec.strategy is Strategy.SIMPLE_ONE_FOR_ONE:
+        if not isinstance(start, Supervisor):
             continue
         path = prefix + child.id
         if any(grandchild.start is _Acceptor for grandchild in start.children):

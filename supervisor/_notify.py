@@ -21,26 +21,18 @@ import logging
 import os
 import socket
 from collections.abc import Mapping, MutableMapping
-from typing import Final
 
 import trio
 
-logger = logging.getLogger("supervisor")
+from spawn import SERVICE_VARIABLES
 
-#: Variables that speak to this process only: a child must never see them.
-SERVICE_MANAGER_VARIABLES: Final = (
-    "NOTIFY_SOCKET",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-)
+logger = logging.getLogger("supervisor")
 
 
 def take_service_manager_variables(environ: MutableMapping[str, str]) -> dict[str, str]:
-    """Remove the service manager's variables from ``environ``; return what was there."""
-    return {name: value for name in SERVICE_MANAGER_VARIABLES if (value := environ.pop(name, None))}
+    """Remove the service manager's variables (:data:`spawn.SERVICE_VARIABLES`, which no child
+    sees) from ``environ``; return what was there."""
+    return {name: value for name in SERVICE_VARIABLES if (value := environ.pop(name, None))}
 
 
 class Notifier:

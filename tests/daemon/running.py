@@ -197,8 +197,9 @@ class LineClient:
         self.close()
 
 
-def pid_gone(pid: int, timeout: float) -> bool:
-    """Whether ``pid`` (not our child) is gone, or a zombie, within ``timeout`` seconds."""
+def pid_gone(pid: int, timeout: float, *, reaped: bool = False) -> bool:
+    """Whether ``pid`` (not our child) is gone within ``timeout`` seconds: a zombie counts
+    as gone, unless ``reaped`` (then it must have left /proc altogether)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -206,10 +207,21 @@ def pid_gone(pid: int, timeout: float) -> bool:
                 state = stat.read().rsplit(b")", 1)[1].split()[0]
         except FileNotFoundError:
             return True
-        if state == b"Z":
+        if state == b"Z" and not reaped:
             return True
         time.sleep(0.02)
     return False
+
+
+def wait_file(path: Path, text: str = "", timeout: float = DEADLINE) -> str:
+    """The stripped contents of ``path`` once it holds ``text`` (or, without it, anything)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = path.read_text().strip() if path.exists() else ""
+        if found and text in found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"{path} never held {text or 'anything'!r}")
 
 
 SIGNALS = {"SIGTERM": signal.SIGTERM, "SIGINT": signal.SIGINT}

@@ -8,36 +8,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.daemon.running import DEADLINE, LineClient, pid_gone, running
+from tests.daemon.running import DEADLINE, LineClient, pid_gone, running, wait_file
 from tests.daemon.support import read_report, wrapped_argv
 from tests.procs import children
 from tests.support import pid_namespace_argv
-
-
-def wait_file(path: Path) -> str:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} was never written")
-
-
-def vanished(pid: int, timeout: float = DEADLINE) -> bool:
-    """Gone from /proc altogether: reaped, not a zombie."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat", "rb"):
-                pass
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def orphans(tmp_path: Path, prefix: list[str], *args: str, linger: float = 60.0) -> Any:
@@ -54,7 +31,7 @@ def test_an_orphan_is_reaped_when_it_exits(tmp_path: Path) -> None:
     with orphans(tmp_path, wrapped_argv([], report), linger=0.3) as daemon:
         daemon.ready()
         orphan = int(wait_file(marks / "pid"))
-        assert vanished(orphan), "the orphan was not reaped after it exited"
+        assert pid_gone(orphan, DEADLINE, reaped=True), "the orphan was not reaped after it exited"
         assert daemon.process.poll() is None  # the daemon reaped it, not the wrapper
         daemon.send(signal.SIGTERM)
         assert daemon.wait() == 0, daemon.text()

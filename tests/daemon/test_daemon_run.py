@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.running import DEADLINE, LETITCRASH, LineClient, running
+from tests.daemon.running import DEADLINE, LETITCRASH, LineClient, running, wait_file
 from tests.daemon.support import read_report, wrapped_argv
 from tests.support import ROOT
 
@@ -174,24 +174,12 @@ def test_a_crash_is_logged_once_with_its_traceback(tmp_path: Path) -> None:
 def test_log_file_0600_and_reopened_on_sighup(tmp_path: Path) -> None:
     log = tmp_path / "daemon.log"
     with running("tests.daemon.trees:quiet", tmp_path / "state", "--log-file", str(log)) as d:
-        deadline_ready = "running (pid"
-        _wait_in_file(log, deadline_ready)
+        wait_file(log, "running (pid")
         assert stat.S_IMODE(log.stat().st_mode) == 0o600
         log.rename(tmp_path / "daemon.log.1")  # as logrotate does
         d.send(signal.SIGHUP)
-        _wait_in_file(log, "log file")
+        wait_file(log, "log file")
         d.send(signal.SIGTERM)
         assert d.wait() == 0
     assert "stopped" in log.read_text()
     assert "SIGHUP" not in (tmp_path / "daemon.log.1").read_text()
-
-
-def _wait_in_file(path: Path, text: str) -> None:
-    import time
-
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} never appeared in {path}")
