@@ -61,8 +61,9 @@ def hello(destination: str, source: str) -> Frame:
 # -- spawning in another node ---------------------------------------------------------
 
 #: [SPAWN, node, root, request id, module, qualname, args, mailbox bound, link-to ref or None,
-#: persistence or None]; a persistent actor's persistence is [state key, generation,
-#: durability, stored (version, data) or None]: the worker restores it before init.
+#: persistence or None, dedicated]; a persistent actor's persistence is [state key,
+#: generation, durability, stored (version, data) or None]: the worker restores it before
+#: init. ``dedicated``: the actor is its worker's only one (its idle wait reads the link).
 SPAWN: Final = 1
 
 
@@ -75,15 +76,19 @@ def spawn(
     bound: int,
     link: ActorRef | None,
     persistence: list[Any] | None,
+    dedicated: bool,
 ) -> Frame:
-    return [SPAWN, destination, source, request, cls[0], cls[1], args, bound, link, persistence]
+    return [
+        SPAWN, destination, source, request, cls[0], cls[1], args, bound, link, persistence,
+        dedicated,
+    ]  # fmt: skip
 
 
 def read_spawn(
     frame: Frame,
-) -> tuple[int, str, str, list[Any], int, ActorRef | None, list[Any] | None]:
-    request, module, qualname, args, bound, link, persistence = _fields(frame, 7)
-    return request, module, qualname, args, bound, link, persistence
+) -> tuple[int, str, str, list[Any], int, ActorRef | None, list[Any] | None, bool]:
+    request, module, qualname, args, bound, link, persistence, dedicated = _fields(frame, 8)
+    return request, module, qualname, args, bound, link, persistence, dedicated
 
 
 #: [SPAWNED, root, node, request id, ref or None, error box or None, ignored, mailbox bound]:

@@ -27,6 +27,7 @@ from ._kernel import Kernel
 from ._mailbox import CALL, CAST, Mailbox
 from ._owned import end_all, end_all_after_kill
 from ._persisted import Persistence, serve_persistent
+from ._pump import PumpedMailbox, ReadTurn
 from ._reasons import Crash, ExitReason
 from ._ref import ActorRef
 
@@ -55,14 +56,16 @@ class LocalSpawner:
         bound: int,
         link: Cell | None,
         persist: Persistence | None = None,
+        turn: ReadTurn | None = None,
     ) -> ActorRef:
         """Start ``cls`` with ``init(*args)``; its ref once ``init`` returned.
 
         With ``link``, the new actor is linked to that cell as soon as its init
         returned (OTP's spawn_link). With ``persist``, the state is restored first
         and given to ``init``, and committed (claiming its generation) before
-        ``spawn`` returns. Raises :class:`InitError`,
-        :class:`StartIgnored` or :class:`~actors.NameTaken`.
+        ``spawn`` returns. With ``turn``, its idle wait reads its worker's link
+        (``_pump``). Raises :class:`InitError`, :class:`StartIgnored` or
+        :class:`~actors.NameTaken`.
         """
         asyncio_actor = is_asyncio(cls)
         loop = host_loop() if asyncio_actor else None
@@ -75,7 +78,8 @@ class LocalSpawner:
         actor = cls()
         ref = self._kernel.new_ref()
         if loop is None:
-            cell = LocalCell(ref, actor, Mailbox(bound))
+            mailbox = Mailbox(bound) if turn is None else PumpedMailbox(bound, turn)
+            cell = LocalCell(ref, actor, mailbox)
         else:
             side = AsyncioSide(loop, self._nursery, repr(ref))
             cell = LocalCell(ref, actor, AsyncioMailbox(bound, side))

@@ -151,21 +151,24 @@ class Mailbox:
         await trio.lowlevel.checkpoint_if_cancelled()
         if not self._queue:
             self._streak = 0  # waiting lets the others run
-            self._reader = trio.lowlevel.current_task()
-
-            def abort(_: RaiseCancelT) -> Abort:
-                self._reader = None
-                return Abort.SUCCEEDED
-
-            await trio.lowlevel.wait_task_rescheduled(abort)
-            envelope = self._pop()
-        else:
-            envelope = self._pop()
-            self._streak += 1
-            if self._streak >= GET_BURST:
-                self._streak = 0
-                await trio.lowlevel.cancel_shielded_checkpoint()
+            await self._wait()
+            return self._pop()
+        envelope = self._pop()
+        self._streak += 1
+        if self._streak >= GET_BURST:
+            self._streak = 0
+            await trio.lowlevel.cancel_shielded_checkpoint()
         return envelope
+
+    async def _wait(self) -> None:
+        """Park until a message arrives (a writer wakes the reader)."""
+        self._reader = trio.lowlevel.current_task()
+
+        def abort(_: RaiseCancelT) -> Abort:
+            self._reader = None
+            return Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
 
     def _pop(self) -> Envelope:
         envelope = self._queue.popleft()

@@ -34,6 +34,7 @@ from ._proxy import (
     ProxyMailbox,
     RemoteCaller,
 )
+from ._pump import ReadTurn
 from ._reasons import KILLED, NOPROC, Crash, ExitReason
 from ._ref import ActorRef
 
@@ -221,24 +222,23 @@ class Router:
 
     # -- receiving -----------------------------------------------------------------
 
-    async def serve(self, link: Transport) -> None:
-        """Read frames from ``link`` until it ends; then its node is down."""
-        handlers, node = self._handlers, self.node
+    async def serve(self, link: Transport, turn: ReadTurn | None = None) -> None:
+        """Read frames from ``link`` until it ends; then its node is down.
+
+        With ``turn``, an idle actor may read the link in this task's stead (``_pump``).
+        """
+        dispatch = self.dispatch
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(link.write_loop)
                 try:
-                    while True:  # until the peer's end of file, even after ours
-                        for frame in await link.receive_batch():
-                            if type(frame) is not list or len(frame) < frames.ROUTING:
-                                raise ProtocolError(f"malformed frame: {frame!r:.100}")
-                            # self.receive(frame), inline: every frame's path
-                            kind, destination = frame[0], frame[1]
-                            handler = handlers.get(kind) if destination == node else None
-                            if handler is not None:
-                                handler(self, frame[2], frame)
-                            else:
-                                self.receive(frame)
+                    if turn is None:
+                        while True:  # until the peer's end of file, even after ours
+                            dispatch(await link.receive_batch())
+                    while True:
+                        batch = await turn.read()
+                        if batch is not None:
+                            dispatch(batch)
                 except (trio.EndOfChannel, trio.BrokenResourceError, trio.ClosedResourceError):
                     pass
                 except Exception:
@@ -250,6 +250,20 @@ class Router:
         finally:
             link.closed = True
             self.node_down(link.node)
+
+    def dispatch(self, batch: list[object]) -> None:
+        """Handle the frames that arrived, in order."""
+        handlers, node = self._handlers, self.node
+        for frame in batch:
+            if type(frame) is not list or len(frame) < frames.ROUTING:
+                raise ProtocolError(f"malformed frame: {frame!r:.100}")
+            # self.receive(frame), inline: every frame's path
+            kind, destination = frame[0], frame[1]
+            handler = handlers.get(kind) if destination == node else None
+            if handler is not None:
+                handler(self, frame[2], frame)
+            else:
+                self.receive(frame)
 
     def receive(self, frame: frames.Frame) -> None:
         """Handle one frame that arrived (relay it if it is not ours)."""

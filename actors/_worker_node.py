@@ -17,10 +17,13 @@ import trio
 from spawn import Codec, resolve_ref
 
 from . import _frames as frames
+from ._asyncio_actor import is_asyncio
 from ._behaviour import Actor
 from ._exceptions import InitError, StartIgnored
+from ._guest import host_loop
 from ._kernel import Kernel
 from ._link import Transport
+from ._pump import ReadTurn
 from ._remote_state import RootWriter, persistence_from_wire
 from ._router import Router
 
@@ -54,19 +57,27 @@ class WorkerNode:
         )
         self._writer = RootWriter(self._router, upstream.node)
         self._router.add_link(upstream, default=True)
+        # The idle actor of a dedicated worker reads the link itself (not under a host
+        # loop: an asyncio actor's wait is asyncio's).
+        self._turn = None if host_loop() is not None else ReadTurn(upstream, self._router.dispatch)
         kernel.attach(self._router)
         self._nursery: trio.Nursery | None = None
 
     async def serve(self) -> None:
         """Say hello to the root, then serve its frames until its end of file."""
         root = self._upstream.node
+        turn = self._turn
+        if turn is not None:
+            trio.lowlevel.add_instrument(turn)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self._router.post(frames.hello(root, self._kernel.node))
             try:
-                await self._router.serve(self._upstream)
+                await self._router.serve(self._upstream, turn)
             finally:
                 nursery.cancel_scope.cancel()
+                if turn is not None:
+                    trio.lowlevel.remove_instrument(turn)
 
     def close(self) -> None:
         self._router.close()
@@ -84,7 +95,9 @@ class WorkerNode:
 
     async def _spawn(self, source: str, frame: frames.Frame) -> None:
         """Start an actor the root asked for, and answer."""
-        request, module, qualname, args, bound, link_ref, persistence = frames.read_spawn(frame)
+        request, module, qualname, args, bound, link_ref, persistence, dedicated = (
+            frames.read_spawn(frame)
+        )
         router = self._router
         ref: ActorRef | None = None
         box: list[str] | None = None
@@ -97,8 +110,9 @@ class WorkerNode:
             persist = None
             if persistence is not None:  # restored here, before init; committed by the root
                 persist = persistence_from_wire(persistence, self._writer, self._state_codec)
+            turn = self._turn if dedicated and not is_asyncio(cls) else None
             ref = await self._spawner.spawn(
-                cls, tuple(args), name=None, bound=bound, link=link, persist=persist
+                cls, tuple(args), name=None, bound=bound, link=link, persist=persist, turn=turn
             )
             if self._kernel.local(ref.id) is not None:
                 router.subscribe(source, ref.id)  # before SPAWNED: no exit can be missed

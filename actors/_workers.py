@@ -265,7 +265,15 @@ class WorkerSet:
         try:
             self._router.post(
                 frames.spawn(
-                    handle.node, node, request, ref, list(args), bound, link_ref, persistence
+                    handle.node,
+                    node,
+                    request,
+                    ref,
+                    list(args),
+                    bound,
+                    link_ref,
+                    persistence,
+                    handle.dedicated,
                 )
             )
             await pending.done.wait()
