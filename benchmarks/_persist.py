@@ -13,8 +13,12 @@ tmpfs): ``$XDG_STATE_HOME/letitcrash-bench`` or ``~/.local/state/letitcrash-benc
 Its filesystem type and the latency of one fsync there are printed first.
 
 The writer is :func:`counter_writer`; a writer is any ``Writer`` (store, key,
-count) that does ``count`` acknowledged writes, so the scenario can drive other
-writers (persistent actors) without changing the rest.
+count, clock) that does ``count`` acknowledged writes, so the scenario can drive
+other writers (persistent actors) without changing the rest. Only the writes are
+timed, as the bare loop's are: each writer sets up (its runtime, its actor),
+says it is ready, waits for the :class:`Clock` to start, writes, tells the clock
+it has finished, then tears down; the clock runs from the start to the last
+writer's last acknowledgement.
 """
 
 from __future__ import annotations
@@ -34,8 +38,32 @@ from supervisor import StateStore, open_sqlite_store
 
 from ._core import OURS, Case
 
-#: Does ``count`` acknowledged writes under ``key``; the value of the n-th is ``n``.
-Writer = Callable[[StateStore, str, int], Awaitable[None]]
+
+class Clock:
+    """Times the writes of ``writers`` writers, from :meth:`start` to the last :meth:`finished`."""
+
+    def __init__(self, writers: int) -> None:
+        self.go = trio.Event()
+        self.done = trio.Event()
+        self._remaining = writers
+        self._started = self.elapsed = 0.0
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+        self.go.set()
+
+    def finished(self) -> None:
+        """One writer's last write was acknowledged."""
+        self._remaining -= 1
+        if not self._remaining:
+            self.elapsed = time.perf_counter() - self._started
+            self.done.set()
+
+
+#: Sets up, says it is ready (``task_status.started()``), waits for ``clock.go``, does
+#: ``count`` acknowledged writes under ``key`` (the value of the n-th is ``n``), tells
+#: ``clock.finished()``, then tears down.
+Writer = Callable[..., Awaitable[None]]
 BARE = "bare sqlite3 loop (FULL, WAL)"
 _UPSERT = (
     "INSERT INTO snapshots (key, generation, version, data) VALUES (?, ?, ?, ?) "
@@ -44,9 +72,14 @@ _UPSERT = (
 )
 
 
-async def counter_writer(store: StateStore, key: str, count: int) -> None:
+async def counter_writer(
+    store: StateStore, key: str, count: int, clock: Clock, *, task_status: trio.TaskStatus[None]
+) -> None:
+    task_status.started()
+    await clock.go.wait()
     for n in range(1, count + 1):
         await store.put(key, 1, n, msgpack.packb(n))
+    clock.finished()
 
 
 def bench_dir() -> Path:
@@ -87,16 +120,16 @@ def fsync_latency(directory: Path, rounds: int) -> float:
 
 
 async def _ours(state_dir: Path, writers: int, per_writer: int, writer: Writer) -> float:
-    async with open_sqlite_store(state_dir) as store:
-        started = time.perf_counter()
-        async with trio.open_nursery() as nursery:
-            for w in range(writers):
-                nursery.start_soon(writer, store, f"writer/{w}", per_writer)
-        elapsed = time.perf_counter() - started
+    clock = Clock(writers)
+    async with open_sqlite_store(state_dir) as store, trio.open_nursery() as nursery:
+        for w in range(writers):
+            await nursery.start(writer, store, f"writer/{w}", per_writer, clock)
+        clock.start()
+        await clock.done.wait()
     async with open_sqlite_store(state_dir) as store:
         for w in range(writers):
             _check(f"writer/{w}", await store.get(f"writer/{w}"), per_writer)
-    return writers * per_writer / elapsed
+    return writers * per_writer / clock.elapsed
 
 
 def _check(key: str, snapshot: object, acked: int) -> None:

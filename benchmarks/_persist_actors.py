@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import trio
+
 from actors import Actor, Caller, CallResult, Persistent, Reply, open_runtime
 from supervisor import StateStore
 
@@ -30,18 +32,28 @@ class Tally(Actor, Persistent[int]):
         return Reply(self.value)
 
 
-async def actor_writer(store: StateStore, key: str, count: int) -> None:
+async def actor_writer(
+    store: StateStore,
+    key: str,
+    count: int,
+    clock: _persist.Clock,
+    *,
+    task_status: trio.TaskStatus[None],
+) -> None:
     """``count`` acknowledged writes under ``key``: strict calls to a persistent actor.
 
     The key's earlier state (from the previous sample) is dropped first, so the
-    count starts at 0; that delete and the actor's first commit (claiming its
-    generation) are measured too.
+    count starts at 0; that delete, the runtime and the actor's start (its first
+    commit, claiming its generation) come before the clock starts.
     """
     await store.delete(key)
     async with open_runtime(store=store) as runtime:
         tally = await runtime.spawn(Tally, key=key)
+        task_status.started()
+        await clock.go.wait()
         for _ in range(count):
             await tally.call("add")
+        clock.finished()
         await runtime.stop(tally)
 
 
