@@ -74,6 +74,9 @@ class Kernel:
         self.groups = Groups()
         self._messenger = messenger  # what refs made here send through
         self._cells: dict[int, LocalCell] = {}
+        #: The local actors by id, alive or exiting (read-only to others: the router's
+        #: ``.get`` on every frame for an actor, without a call of :meth:`local`).
+        self.cells: Mapping[int, LocalCell] = self._cells
         self._names: dict[str, Cell] = {}
         self._ids = itertools.count(1)
         self._distribution: Distribution = _NoDistribution()

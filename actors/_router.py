@@ -65,6 +65,7 @@ class Router:
         self.node = kernel.node
         self.hub = hub  # the root: it relays frames between workers
         self._kernel = kernel
+        self._cells = kernel.cells  # kernel.local, without its frame: every message's path
         self._codec = codec
         self.encode = codec.encode
         self._links: dict[str, Transport] = {}
@@ -300,7 +301,7 @@ class Router:
         if len(frame) != 6:  # frames.read_call, inline: every call's path
             frames.read_call(frame)  # raises the ProtocolError
         target, call_id, request = frame[3], frame[4], frame[5]
-        cell = self._kernel.local(target)
+        cell = self._cells.get(target)
         if cell is None or not cell.taking_calls():  # gone, or handling nothing more
             self.post(frames.reply_error(source, self.node, call_id, None))
             return
@@ -350,7 +351,7 @@ class Router:
         if len(frame) != 5:  # frames.read_message, inline: every cast's path
             frames.read_message(frame)  # raises the ProtocolError
         target, payload = frame[3], frame[4]
-        cell = self._kernel.local(target)
+        cell = self._cells.get(target)
         if cell is None:
             self._kernel.dead_letter()
             return

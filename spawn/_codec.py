@@ -172,15 +172,19 @@ class Codec:
     def __init__(self, *, limits: Limits | None = None, registry: ExtRegistry | None = None):
         self.limits = limits if limits is not None else Limits()
         self.registry = registry if registry is not None else ExtRegistry()
-        self._hooks = [self._make_hook(level) for level in range(self.limits.depth + 2)]
         limits = self.limits
-        self._unpack_limits = {
-            "max_str_len": limits.string,
-            "max_bin_len": limits.string,
-            "max_array_len": limits.container,
-            "max_map_len": limits.container,
-            "max_ext_len": limits.frame,
-        }
+        # One unpacker per ext nesting level, each with the hook of its level.
+        self._unpackers = [
+            _msgpack.unpacker(
+                self._make_hook(level),
+                max_str_len=limits.string,
+                max_bin_len=limits.string,
+                max_array_len=limits.container,
+                max_map_len=limits.container,
+                max_ext_len=limits.frame,
+            )
+            for level in range(limits.depth + 2)
+        ]
         # Strings over the limit are caught by the frame check when that is no larger.
         self._check_strings = self.limits.string < self.limits.frame
         # Plain lists leave their ints to msgpack, which raises OverflowError past
@@ -347,11 +351,8 @@ class Codec:
                 f"message of {len(data):,} bytes is over the frame limit of "
                 f"{self.limits.frame:,} bytes"
             )
-        return self._unpack(data, 0)
-
-    def _unpack(self, data: bytes, level: int) -> object:
         try:
-            return _msgpack.unpackb(data, self._hooks[level], **self._unpack_limits)
+            return self._unpackers[0](data)
         except DecodeError:
             raise
         except _msgpack.StackError as exc:
@@ -367,9 +368,8 @@ class Codec:
                 return int.from_bytes(payload, "big", signed=True)
             if level > self.limits.depth:
                 raise DecodeError(f"ext types nested deeper than the limit of {self.limits.depth}")
-            # self._unpack, inline: what it raises reaches the outermost one, which
-            # names it as it would
-            inner = _msgpack.unpackb(payload, self._hooks[level + 1], **self._unpack_limits)
+            # What it raises reaches the outermost unpack, in decode, which names it.
+            inner = self._unpackers[level + 1](payload)
             if code == TUPLE_CODE:
                 if type(inner) is not list:
                     raise DecodeError("tuple ext type does not hold an array")

@@ -39,8 +39,7 @@ def packb(value: object) -> bytes:
     return out
 
 
-def unpackb(
-    data: bytes,
+def unpacker(
     ext_hook: Callable[[int, bytes], object],
     *,
     max_str_len: int,
@@ -48,10 +47,11 @@ def unpackb(
     max_array_len: int,
     max_map_len: int,
     max_ext_len: int,
-) -> object:
-    """Unpack one complete value; raises msgpack's own errors (caught by the codec)."""
-    return msgpack.unpackb(
-        data,
+) -> Callable[[bytes], object]:
+    """``unpack(data)``: one complete value, with these settings; raises msgpack's own errors
+    (caught by the codec). A partial of msgpack's C function: no Python frame per value."""
+    unpack: Callable[[bytes], object] = _functools.partial(
+        msgpack.unpackb,
         ext_hook=ext_hook,
         raw=False,
         use_list=True,
@@ -63,3 +63,4 @@ def unpackb(
         max_map_len=max_map_len,
         max_ext_len=max_ext_len,
     )
+    return unpack
