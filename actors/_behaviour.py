@@ -32,9 +32,24 @@ class Reply:
 
 
 @final
-@dataclass(frozen=True, slots=True)
 class NoReply:
-    """Go on without answering now (a call is answered later with ``Actor.reply``)."""
+    """Go on without answering now (a call is answered later with ``Actor.reply``).
+
+    A value class with no fields, as a frozen dataclass would be, but made without a
+    Python ``__init__``: nearly every cast's handler returns one.
+    """
+
+    __slots__ = ()
+    __match_args__ = ()
+
+    def __repr__(self) -> str:
+        return "NoReply()"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is NoReply
+
+    def __hash__(self) -> int:
+        return hash(NoReply)
 
 
 @final

@@ -157,8 +157,12 @@ class Mailbox:
         self._streak += 1
         if self._streak >= GET_BURST:
             self._streak = 0
-            await trio.lowlevel.cancel_shielded_checkpoint()
+            await self._let_others_run()
         return envelope
+
+    async def _let_others_run(self) -> None:
+        """The schedule point of a reader with messages waiting (once per burst)."""
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def _wait(self) -> None:
         """Park until a message arrives (a writer wakes the reader)."""

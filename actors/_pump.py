@@ -45,7 +45,9 @@ class ReadTurn(trio.abc.Instrument):
     It is an instrument of the run it serves (``trio.lowlevel.add_instrument``).
     """
 
-    __slots__ = ("_reader", "_scope", "_wanted", "dispatch", "failure", "holder", "link")
+    __slots__ = (
+        "_reader", "_scope", "_wanted", "dispatch", "failure", "holder", "link", "yielding",
+    )  # fmt: skip
 
     def __init__(self, link: Readable, dispatch: Dispatch) -> None:
         self.link = link
@@ -57,6 +59,9 @@ class ReadTurn(trio.abc.Instrument):
         self._reader: Task | None = None  # the reader, parked while the turn is lent
         self._scope: trio.CancelScope | None = None  # the reader's read, while it reads
         self._wanted: PumpedMailbox | None = None  # a mailbox waiting for the reader to yield
+        #: A mailbox's reader only lets others run, with messages waiting: it is not
+        #: blocked, and will read again before the reader would.
+        self.yielding = False
 
     # -- a mailbox's end -------------------------------------------------------------
 
@@ -89,7 +94,7 @@ class ReadTurn(trio.abc.Instrument):
     def after_task_step(self, task: Task) -> None:
         """An instrument's hook: a turn that nobody holds goes back to the parked reader."""
         reader = self._reader
-        if reader is not None and self.holder is None:
+        if reader is not None and self.holder is None and not self.yielding:
             self._reader = None
             trio.lowlevel.reschedule(reader)
 
@@ -153,6 +158,14 @@ class PumpedMailbox(Mailbox):
                 turn.failure = exc
             finally:
                 turn.give_back(self)
+
+    async def _let_others_run(self) -> None:
+        turn = self._turn
+        turn.yielding = True
+        try:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        finally:
+            turn.yielding = False
 
     def turn_given(self) -> None:
         self._wake_reader()
