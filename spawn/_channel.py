@@ -24,8 +24,9 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 import trio
@@ -40,6 +41,8 @@ _READ_CHUNK: Final = 65536
 FRAME_TIMEOUT: Final = 10.0
 #: The longest a read spins (yielding the CPU) before it waits in the event loop.
 SPIN_WINDOW: Final = 100e-6
+_SIZE: Final = struct.Struct(">I")  # a frame's length prefix (FRAME_HEADER bytes)
+_unpack_size_from = _SIZE.unpack_from
 _now = time.perf_counter
 _yield_cpu = os.sched_yield
 
@@ -170,6 +173,11 @@ class Channel:
             max_frame = getattr(limits, "frame", 16 * 1024 * 1024)
         self.max_frame: int = max_frame
         self.frame_timeout = frame_timeout
+        # A codec that decodes any bytes-like object (``decode_buffer``, as ours has) is
+        # given each frame in place; another gets bytes.
+        self._decode_buffer: Callable[[memoryview], object] | None = getattr(
+            codec, "decode_buffer", None
+        )
         self._buffer = bytearray()
         self._deadline: float | None = None  # of the frame begun in the buffer, once waited for
         self._queue: list[bytes] = []
@@ -360,6 +368,17 @@ class Channel:
                         )
                         raise self._broken
                     raise trio.EndOfChannel
+                decode_buffer = self._decode_buffer
+                if not buffer and len(chunk) >= HEADER and decode_buffer is not None:
+                    # The usual case of a call: one read brings exactly one frame, decoded
+                    # from the chunk without a copy into the buffer.
+                    size = _unpack_size_from(chunk, 0)[0]
+                    if size == len(chunk) - HEADER and size <= self.max_frame:
+                        try:
+                            return [decode_buffer(memoryview(chunk)[HEADER:])]
+                        except DecodeError as exc:
+                            self._broken = exc
+                            raise ProtocolError(f"undecodable frame: {exc}") from exc
                 self._buffer += chunk
                 messages = self._take_buffered()
             return messages
@@ -369,24 +388,30 @@ class Channel:
     def _take_buffered(self) -> list[object]:
         """Decode and remove the complete frames at the front of the buffer."""
         buffer, decode, limit = self._buffer, self.codec.decode, self.max_frame
+        decode_buffer = self._decode_buffer
         messages: list[object] = []
         failure: ProtocolError | DecodeError | None = None
         start, end = 0, len(buffer)
-        while end - start >= HEADER:
-            size = int.from_bytes(buffer[start : start + HEADER], "big")
-            if size > limit:
-                failure = FrameTooLarge(
-                    f"length prefix announces {size:,} bytes; the frame limit is {limit:,}"
-                )
-                break
-            if end - start - HEADER < size:
-                break
-            try:
-                messages.append(decode(bytes(buffer[start + HEADER : start + HEADER + size])))
-            except DecodeError as exc:
-                failure = exc
-                break
-            start += HEADER + size
+        with memoryview(buffer) as view:
+            while end - start >= HEADER:
+                size = _unpack_size_from(buffer, start)[0]
+                if size > limit:
+                    failure = FrameTooLarge(
+                        f"length prefix announces {size:,} bytes; the frame limit is {limit:,}"
+                    )
+                    break
+                if end - start - HEADER < size:
+                    break
+                try:
+                    with view[start + HEADER : start + HEADER + size] as frame:
+                        if decode_buffer is not None:
+                            messages.append(decode_buffer(frame))
+                        else:
+                            messages.append(decode(bytes(frame)))
+                except DecodeError as exc:
+                    failure = exc
+                    break
+                start += HEADER + size
         if start:
             del buffer[:start]
             self._deadline = None

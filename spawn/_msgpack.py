@@ -47,10 +47,10 @@ def unpacker(
     max_array_len: int,
     max_map_len: int,
     max_ext_len: int,
-) -> Callable[[bytes], object]:
+) -> Callable[[bytes | bytearray | memoryview], object]:
     """``unpack(data)``: one complete value, with these settings; raises msgpack's own errors
     (caught by the codec). A partial of msgpack's C function: no Python frame per value."""
-    unpack: Callable[[bytes], object] = _functools.partial(
+    unpack: Callable[[bytes | bytearray | memoryview], object] = _functools.partial(
         msgpack.unpackb,
         ext_hook=ext_hook,
         raw=False,

@@ -257,3 +257,37 @@ async def test_a_read_stops_spinning_once_its_window_has_passed(
             nursery.start_soon(answer_later)
             assert await stream.receive_some() == b"late"
     assert yields == pytest.approx([0.0, 40e-6, 80e-6])  # then it waited in the loop
+
+
+class BytesOnlyCoder:
+    """A coder of the ``Coder`` protocol that takes nothing but bytes (no ``decode_buffer``)."""
+
+    def encode(self, value: object) -> bytes:
+        assert isinstance(value, str)
+        return value.encode()
+
+    def decode(self, data: bytes) -> object:
+        assert type(data) is bytes, f"decode got {type(data).__name__}"
+        return data.decode()
+
+
+async def test_a_coder_without_decode_buffer_is_given_bytes() -> None:
+    left, right = trio.testing.memory_stream_pair()
+    sender, receiver = Channel(left, BytesOnlyCoder()), Channel(right, BytesOnlyCoder())
+    await sender.send("one")  # one frame in one read
+    assert await receiver.receive_batch() == ["one"]
+    await sender.send_frames([b"two", b"three"])  # a batch, from the buffer
+    got: list[object] = []
+    while len(got) < 2:
+        got += await receiver.receive_batch()
+    assert got == ["two", "three"]
+
+
+async def test_one_undecodable_frame_in_one_read_breaks_the_channel() -> None:
+    ours, theirs = trio.testing.memory_stream_pair()
+    receiver = Channel(ours, Codec())
+    await theirs.send_all(b"\x00\x00\x00\x01\xc1")  # 0xc1: never used in msgpack
+    with pytest.raises(ProtocolError, match="undecodable"):
+        await receiver.receive_batch()
+    with pytest.raises(ProtocolError, match="broke on an earlier frame"):
+        await receiver.receive_batch()
