@@ -135,7 +135,7 @@ async def test_a_busy_actor_leaves_the_link_to_the_reader_then_takes_it_back() -
     ]
 
 
-async def test_a_cancelled_wait_gives_the_turn_back() -> None:
+async def test_a_cancelled_wait_gives_the_turn_back(autojump_clock: trio.abc.Clock) -> None:
     async with running() as node:
         with trio.move_on_after(1):
             await node.get()  # reads the link until cancelled
